@@ -1,0 +1,5 @@
+import sys
+
+from lightningtrack.cli import main
+
+sys.exit(main())

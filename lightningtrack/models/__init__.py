@@ -1,0 +1,1 @@
+"""Tortoise models: ``landlord`` (shared) and ``workspace`` (one database per workspace)."""

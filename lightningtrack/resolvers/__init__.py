@@ -1,0 +1,1 @@
+"""Plain async functions holding the rules: permissions, validation, queries. No strawberry."""

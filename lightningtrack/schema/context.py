@@ -1,0 +1,56 @@
+"""The per-request context: who is asking, and which workspace the request is bound to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from lightningtrack.errors import AppError, Unauthenticated, WorkspaceRequired
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from lightningtrack.models.landlord import Account, Membership, Session, Workspace
+    from lightningtrack.settings import Settings
+    from lightningtrack.tenancy.runtime import Tenancy
+
+
+@dataclass
+class Context:
+    request: Request
+    response: Response
+    settings: Settings
+    tenancy: Tenancy
+    request_id: str
+    session: Session | None = None
+    account: Account | None = None
+    membership: Membership | None = None
+    # Why the request has no workspace although it asked for one (bad slug, no sign-in).
+    workspace_error: AppError | None = None
+    auth_error: AppError | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def workspace(self) -> Workspace | None:
+        return self.membership.workspace if self.membership else None
+
+    def require_account(self) -> Account:
+        if self.auth_error is not None:
+            raise self.auth_error
+        if self.account is None:
+            raise Unauthenticated()
+        return self.account
+
+    def require_membership(self) -> Membership:
+        self.require_account()
+        if self.workspace_error is not None:
+            raise self.workspace_error
+        if self.membership is None:
+            raise WorkspaceRequired()
+        return self.membership
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,65 @@
+"""One place that gives every GraphQL error its contract code.
+
+- AppError raised by a resolver: its code and extras (graphql-core copies them).
+- Errors with no original exception (parse, validation, variable coercion): BAD_USER_INPUT,
+  message kept.
+- Anything else is unexpected: the client sees "Unexpected error." with the request id,
+  never a stack trace or SQL; the log has the traceback under the same request id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from lightningtrack.errors import AppError
+
+log = logging.getLogger("lightningtrack.errors")
+UNEXPECTED = "Unexpected error."
+
+
+def _with_extensions(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, AppError):
+        return error
+    if original is None:
+        if error.extensions and "code" in error.extensions:
+            return error
+        return _with_extensions(error, error.message, {"code": "BAD_USER_INPUT"})
+    log.error(
+        "unexpected error in %s",
+        ".".join(str(p) for p in error.path or []) or "operation",
+        exc_info=original,
+        extra={"request_id": request_id},
+    )
+    extensions: dict[str, object] = {"code": "INTERNAL_SERVER_ERROR"}
+    if request_id:
+        extensions["requestId"] = request_id
+    return _with_extensions(error, UNEXPECTED, extensions)
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if not errors:
+            return
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        result.errors = [classify(e, request_id) for e in errors]  # type: ignore[union-attr]

@@ -1,0 +1,296 @@
+"""The only reader of ``LT_*`` variables: one typed, frozen ``Settings`` object.
+
+A bad value raises ``SettingsError`` whose message is one sentence naming the variable;
+the command line prints that sentence and exits, so a typo never ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+Engine = Literal["postgres", "sqlite"]
+REGIONS = ("US", "EU")
+
+
+class SettingsError(Exception):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """A parsed database location: a PostgreSQL server (and database) or a SQLite path."""
+
+    engine: Engine
+    path: str = ""  # SQLite: a file (landlord) or a folder (workspaces)
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str | None = None
+    password: str | None = None
+    database: str | None = None
+
+    @classmethod
+    def parse(cls, variable: str, value: str) -> DatabaseURL:
+        scheme, _, rest = value.partition("://")
+        if not rest:
+            raise SettingsError(
+                f"{variable} must be a URL such as postgres://user@host:5432/name or "
+                f"sqlite://path, not {value!r}."
+            )
+        if scheme == "sqlite":
+            return cls(engine="sqlite", path=rest)
+        if scheme not in ("postgres", "postgresql"):
+            raise SettingsError(
+                f"{variable} uses the scheme {scheme!r}; only postgres:// and sqlite:// are "
+                "supported."
+            )
+        parts = urlsplit(value)
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            raise SettingsError(f"{variable} has a port that is not a number.") from None
+        database = unquote(parts.path.lstrip("/")) or None
+        return cls(
+            engine="postgres",
+            host=parts.hostname or "127.0.0.1",
+            port=port,
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            database=database,
+        )
+
+    def with_database(self, database: str) -> DatabaseURL:
+        """The same PostgreSQL server, another database on it."""
+        return DatabaseURL(
+            engine=self.engine,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=database,
+        )
+
+    @property
+    def server_key(self) -> str:
+        """Identifies the server (not the database), for grouping and logs; no password."""
+        if self.engine == "sqlite":
+            return f"sqlite:{self.path}"
+        return f"postgres://{self.user or ''}@{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: DatabaseURL
+    workspace_database_url: DatabaseURL
+    regions: Mapping[str, DatabaseURL]
+    broker_url: str | None
+    smtp_url: str | None
+    public_url: str
+    secret_key: str
+    env: Literal["development", "production"]
+    stripe_api_key: str | None
+    stripe_webhook_secret: str | None
+    stripe_api_base: str | None
+    stripe_price_standard: str | None
+    stripe_price_business: str | None
+    backup_key: str | None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    session_idle_timeout: timedelta = timedelta(days=7)
+    session_lifetime: timedelta = timedelta(days=30)
+    trial_days: int = 14
+    pool_max_connections: int = 40
+    pool_size_per_workspace: int = 4
+    pool_idle_seconds: float = 60.0
+    migrate_concurrency: int = 4
+    graphiql: bool = True
+    introspection: bool = True
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def session_cookie_name(self) -> str:
+        # The __Host- prefix makes browsers refuse the cookie unless it is Secure, has no
+        # Domain and has Path=/, which pins it to this exact origin.
+        return "__Host-lt_session" if self.secure_cookies else "lt_session"
+
+    def region_url(self, region: str) -> DatabaseURL:
+        try:
+            return self.regions[region]
+        except KeyError:
+            raise SettingsError(f"LT_REGIONS has no server for the region {region}.") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value if value else None
+
+
+def _parse_regions(raw: str | None, default: DatabaseURL) -> dict[str, DatabaseURL]:
+    if not raw:
+        return {"US": default}
+    regions: dict[str, DatabaseURL] = {}
+    for item in raw.split(","):
+        name, sep, url = item.strip().partition("=")
+        region = name.strip().upper()
+        if not sep or region not in REGIONS:
+            raise SettingsError(
+                "LT_REGIONS must look like eu=postgres://host/db,us=postgres://host/db, "
+                f"with regions EU and US; {item.strip()!r} is not understood."
+            )
+        parsed = DatabaseURL.parse("LT_REGIONS", url.strip())
+        if parsed.engine != "postgres":
+            raise SettingsError("LT_REGIONS must name PostgreSQL servers (postgres://).")
+        regions[region] = parsed
+    return regions
+
+
+def _secret_key(env: Mapping[str, str], data_dir: Path, production: bool) -> str:
+    configured = env.get("LT_SECRET_KEY")
+    if configured:
+        if len(configured) < 32:
+            raise SettingsError("LT_SECRET_KEY must be at least 32 characters long.")
+        return configured
+    if production:
+        raise SettingsError("LT_SECRET_KEY is required when LT_ENV=production.")
+    key_file = data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Written with 0600 from the start so that the key is never readable by others.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the ``LT_*`` variables; raise ``SettingsError`` with one sentence on a bad one."""
+    env = os.environ if environ is None else environ
+    lt_env = env.get("LT_ENV", "development") or "development"
+    if lt_env not in ("development", "production"):
+        raise SettingsError(f"LT_ENV must be development or production, not {lt_env!r}.")
+    production = lt_env == "production"
+
+    data_dir = Path(env.get("LT_DATA_DIR") or "./var")
+    database_url = DatabaseURL.parse(
+        "LT_DATABASE_URL",
+        env.get("LT_DATABASE_URL") or f"sqlite://{data_dir / 'landlord.sqlite3'}",
+    )
+    if env.get("LT_WORKSPACE_DATABASE_URL"):
+        workspace_url = DatabaseURL.parse(
+            "LT_WORKSPACE_DATABASE_URL", env["LT_WORKSPACE_DATABASE_URL"]
+        )
+    elif database_url.engine == "postgres":
+        workspace_url = database_url
+    else:
+        workspace_url = DatabaseURL(engine="sqlite", path=str(data_dir / "workspaces"))
+    if workspace_url.engine != database_url.engine:
+        raise SettingsError(
+            "LT_WORKSPACE_DATABASE_URL must use the same engine as LT_DATABASE_URL "
+            "(both postgres:// or both sqlite://)."
+        )
+    regions = _parse_regions(env.get("LT_REGIONS"), workspace_url)
+    if env.get("LT_REGIONS") and database_url.engine != "postgres":
+        raise SettingsError("LT_REGIONS needs a PostgreSQL LT_DATABASE_URL.")
+
+    broker_url = _optional(env, "LT_BROKER_URL")
+    if broker_url and not broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+        raise SettingsError("LT_BROKER_URL must start with redis:// or amqp://.")
+    smtp_url = _optional(env, "LT_SMTP_URL")
+    if smtp_url:
+        if not smtp_url.startswith(("smtp://", "smtps://")):
+            raise SettingsError("LT_SMTP_URL must start with smtp:// or smtps://.")
+        try:
+            urlsplit(smtp_url).port
+        except ValueError:
+            raise SettingsError("LT_SMTP_URL has a port that is not a number.") from None
+
+    public_url = (env.get("LT_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+    if not public_url.startswith(("http://", "https://")):
+        raise SettingsError("LT_PUBLIC_URL must start with http:// or https://.")
+    if production and not public_url.startswith("https://"):
+        raise SettingsError("LT_PUBLIC_URL must be an https:// URL when LT_ENV=production.")
+
+    port = _int(env, "LT_PORT", 8000, minimum=1)
+    if port > 65535:
+        raise SettingsError(f"LT_PORT must be a port number from 1 to 65535, not {port}.")
+
+    pool_max = _int(env, "LT_POOL_MAX_CONNECTIONS", 40, minimum=1)
+    pool_each = _int(env, "LT_POOL_SIZE_PER_WORKSPACE", 4, minimum=1)
+    if pool_each > pool_max:
+        raise SettingsError(
+            "LT_POOL_SIZE_PER_WORKSPACE must not exceed LT_POOL_MAX_CONNECTIONS."
+        )
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        workspace_database_url=workspace_url,
+        regions=regions,
+        broker_url=broker_url,
+        smtp_url=smtp_url,
+        public_url=public_url,
+        secret_key=_secret_key(env, data_dir, production),
+        env="production" if production else "development",
+        stripe_api_key=_optional(env, "LT_STRIPE_API_KEY"),
+        stripe_webhook_secret=_optional(env, "LT_STRIPE_WEBHOOK_SECRET"),
+        stripe_api_base=_optional(env, "LT_STRIPE_API_BASE"),
+        stripe_price_standard=_optional(env, "LT_STRIPE_PRICE_STANDARD"),
+        stripe_price_business=_optional(env, "LT_STRIPE_PRICE_BUSINESS"),
+        backup_key=_optional(env, "LT_BACKUP_KEY"),
+        host=env.get("LT_HOST") or "127.0.0.1",
+        port=port,
+        session_idle_timeout=timedelta(
+            seconds=_int(env, "LT_SESSION_IDLE_TIMEOUT", 7 * 86400, minimum=60)
+        ),
+        session_lifetime=timedelta(
+            seconds=_int(env, "LT_SESSION_LIFETIME", 30 * 86400, minimum=60)
+        ),
+        trial_days=_int(env, "LT_TRIAL_DAYS", 14, minimum=0),
+        pool_max_connections=pool_max,
+        pool_size_per_workspace=pool_each,
+        pool_idle_seconds=float(_int(env, "LT_POOL_IDLE_SECONDS", 60, minimum=1)),
+        migrate_concurrency=_int(env, "LT_MIGRATE_CONCURRENCY", 4, minimum=1),
+        graphiql=_bool(env, "LT_GRAPHIQL", not production),
+        introspection=_bool(env, "LT_INTROSPECTION", not production),
+    )

@@ -1,0 +1,1 @@
+"""Tenancy: the landlord's Tortoise set-up, workspace binding, pools, provisioning, migration."""
