@@ -84,17 +84,26 @@ def check() -> int:
         [_bin(VENV, "lint-imports")],
     ]
     for step in steps:
-        print("dev.py:", " ".join(Path(str(step[0])).name if i == 0 else str(s)
-                                  for i, s in enumerate(step)), flush=True)
+        print(
+            "dev.py:",
+            " ".join(Path(str(step[0])).name if i == 0 else str(s) for i, s in enumerate(step)),
+            flush=True,
+        )
         if run(*step):
             return 1
     exported = subprocess.run(
-        [str(_bin(VENV, "lightningtrack")), "export-schema"], cwd=ROOT, capture_output=True,
-        text=True, check=True,
+        [str(_bin(VENV, "lightningtrack")), "export-schema"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     if exported != (ROOT / "schema.graphql").read_text():
-        print("dev.py: schema.graphql is stale: run .venv/bin/lightningtrack export-schema "
-              "> schema.graphql", file=sys.stderr)
+        print(
+            "dev.py: schema.graphql is stale: run .venv/bin/lightningtrack export-schema "
+            "> schema.graphql",
+            file=sys.stderr,
+        )
         return 1
     print("dev.py: schema.graphql matches export-schema")
     return 0

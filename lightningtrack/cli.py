@@ -63,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default LT_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default LT_PORT or 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    commands.add_parser("migrate", help="bring the landlord and every workspace to the newest schema")
+    commands.add_parser(
+        "migrate", help="bring the landlord and every workspace to the newest schema"
+    )
     commands.add_parser("export-schema", help="print the GraphQL SDL that schema.graphql holds")
     return parser
 

@@ -241,7 +241,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if not smtp_url.startswith(("smtp://", "smtps://")):
             raise SettingsError("LT_SMTP_URL must start with smtp:// or smtps://.")
         try:
-            urlsplit(smtp_url).port
+            _ = urlsplit(smtp_url).port
         except ValueError:
             raise SettingsError("LT_SMTP_URL has a port that is not a number.") from None
 
@@ -258,9 +258,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     pool_max = _int(env, "LT_POOL_MAX_CONNECTIONS", 40, minimum=1)
     pool_each = _int(env, "LT_POOL_SIZE_PER_WORKSPACE", 4, minimum=1)
     if pool_each > pool_max:
-        raise SettingsError(
-            "LT_POOL_SIZE_PER_WORKSPACE must not exceed LT_POOL_MAX_CONNECTIONS."
-        )
+        raise SettingsError("LT_POOL_SIZE_PER_WORKSPACE must not exceed LT_POOL_MAX_CONNECTIONS.")
 
     return Settings(
         data_dir=data_dir,

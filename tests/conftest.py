@@ -74,7 +74,10 @@ async def tenancy(settings: Settings) -> AsyncIterator[Tenancy]:
     if settings.database_url.engine == "postgres":
         server = settings.database_url
         conn = await asyncpg.connect(
-            host=server.host, port=server.port, user=server.user, password=server.password,
+            host=server.host,
+            port=server.port,
+            user=server.user,
+            password=server.password,
             database="postgres",
         )
         try:
@@ -113,9 +116,14 @@ class Client:
     workspace: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, *,
-                   workspace: str | None = None, headers: dict[str, str] | None = None
-                   ) -> dict[str, Any]:
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        workspace: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """The whole response body, errors included."""
         sent = dict(self.headers)
         slug = workspace or self.workspace
@@ -129,8 +137,9 @@ class Client:
         body: dict[str, Any] = response.json()
         return body
 
-    async def gql(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
-                  ) -> dict[str, Any]:
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         """The data of a request that must not fail; unexpected errors fail the test."""
         body = await self.post(query, variables, **kwargs)
         if body.get("errors"):
@@ -138,8 +147,9 @@ class Client:
         data: dict[str, Any] = body["data"]
         return data
 
-    async def error(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
-                    ) -> dict[str, Any]:
+    async def error(
+        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         """The first error of a request that must fail."""
         body = await self.post(query, variables, **kwargs)
         assert body.get("errors"), f"expected an error, got {body}"
@@ -179,9 +189,16 @@ def unique(prefix: str) -> str:
 
 async def signed_up(make_client: Any, name: str = "Ann") -> Client:
     client: Client = make_client()
-    await client.gql(SIGN_UP, {"input": {
-        "name": name, "email": f"{unique(name.lower())}@example.com", "password": "correct horse"
-    }})
+    await client.gql(
+        SIGN_UP,
+        {
+            "input": {
+                "name": name,
+                "email": f"{unique(name.lower())}@example.com",
+                "password": "correct horse",
+            }
+        },
+    )
     return client
 
 

@@ -41,9 +41,7 @@ async def sign_up(name: str, email: str, password: str) -> Account:
             name=clean_name, email=clean_email, email_key=key, password_hash=password_hash
         )
     except IntegrityError:  # two sign-ups with one email at once
-        raise Conflict(
-            "An account with this email already exists.", field="input.email"
-        ) from None
+        raise Conflict("An account with this email already exists.", field="input.email") from None
 
 
 async def authenticate(email: str, password: str) -> Account:

@@ -25,11 +25,41 @@ log = logging.getLogger(__name__)
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
 RESERVED_SLUGS = frozenset(
     {
-        "admin", "api", "app", "assets", "auth", "billing", "blog", "dashboard", "docs",
-        "graphql", "graphiql", "help", "invitations", "login", "logout", "mail", "new",
-        "reset-password", "root", "settings", "signin", "signup", "static", "status",
-        "support", "system", "verify-email", "webhooks", "www", "exports", "metrics",
-        "healthz", "readyz", "template", "lightningtrack",
+        "admin",
+        "api",
+        "app",
+        "assets",
+        "auth",
+        "billing",
+        "blog",
+        "dashboard",
+        "docs",
+        "graphql",
+        "graphiql",
+        "help",
+        "invitations",
+        "login",
+        "logout",
+        "mail",
+        "new",
+        "reset-password",
+        "root",
+        "settings",
+        "signin",
+        "signup",
+        "static",
+        "status",
+        "support",
+        "system",
+        "verify-email",
+        "webhooks",
+        "www",
+        "exports",
+        "metrics",
+        "healthz",
+        "readyz",
+        "template",
+        "lightningtrack",
     }
 )
 
@@ -48,7 +78,10 @@ def validate_slug(slug: str, field: str = "input.slug") -> str:
 
 def _region(settings: Settings, region: str | None) -> Region:
     chosen = Region(region) if region else Region.US
-    if settings.workspace_database_url.engine == "postgres" and chosen.value not in settings.regions:
+    if (
+        settings.workspace_database_url.engine == "postgres"
+        and chosen.value not in settings.regions
+    ):
         raise BadUserInput(
             f"The region {chosen.value} is not available on this server.", field="input.region"
         )

@@ -21,7 +21,9 @@ log = logging.getLogger("lightningtrack.errors")
 UNEXPECTED = "Unexpected error."
 
 
-def _with_extensions(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+def _with_extensions(
+    error: GraphQLError, message: str, extensions: dict[str, object]
+) -> GraphQLError:
     return GraphQLError(
         message,
         nodes=error.nodes,

@@ -10,9 +10,12 @@ import strawberry
 from lightningtrack.models import landlord
 from lightningtrack.resolvers import ids
 
-Role = strawberry.enum(landlord.Role, name="Role")
-Region = strawberry.enum(landlord.Region, name="Region")
-WorkspaceStatus = strawberry.enum(landlord.WorkspaceStatus, name="WorkspaceStatus")
+# The models' enums, registered as GraphQL enums under the same names.
+Role = landlord.Role
+Region = landlord.Region
+WorkspaceStatus = landlord.WorkspaceStatus
+for _enum in (Role, Region, WorkspaceStatus):
+    strawberry.enum(_enum)
 
 
 @strawberry.interface(description="An object with an opaque global ID.")

@@ -29,10 +29,12 @@ class GraphQLView(GraphQL[Context, None]):
         self.settings = settings
         self.tenancy = tenancy
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:  # type: ignore[override]
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         assert isinstance(request, Request) and isinstance(response, Response)
         context = Context(
             request=request,

@@ -61,7 +61,10 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     return {
         "connections": {
             LANDLORD: client_config(settings.database_url),
-            WORKSPACE: {"engine": "lightningtrack.tenancy.unbound", "credentials": unbound_credentials},
+            WORKSPACE: {
+                "engine": "lightningtrack.tenancy.unbound",
+                "credentials": unbound_credentials,
+            },
         },
         "apps": {LANDLORD: LANDLORD_APP, WORKSPACE: WORKSPACE_APP},
         "use_tz": True,

@@ -89,9 +89,37 @@ async def admin_connection(server: DatabaseURL) -> AsyncIterator[asyncpg.Connect
         await connection.close()
 
 
+def _sqlite_create(url: DatabaseURL, template: DatabaseURL | None) -> None:
+    target = Path(url.path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        raise FileExistsError(f"{target} already exists")
+    if template is None:
+        target.touch()
+        return
+    # Copy aside, then rename: a crash never leaves a half-copied workspace file.
+    partial = target.with_suffix(".partial")
+    shutil.copyfile(template.path, partial)
+    os.replace(partial, target)
+
+
+def _sqlite_drop(url: DatabaseURL) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(url.path + suffix).unlink()
+    with contextlib.suppress(FileNotFoundError):
+        Path(url.path).with_suffix(".partial").unlink()
+
+
+def _sqlite_list(folder: Path, prefix: str) -> list[str]:
+    if not folder.exists():
+        return []
+    return sorted(p.stem for p in folder.glob(f"{prefix}*.sqlite3"))
+
+
 async def database_exists(url: DatabaseURL) -> bool:
     if url.engine == "sqlite":
-        return Path(url.path).exists()
+        return await asyncio.to_thread(Path(url.path).exists)
     async with admin_connection(url) as conn:
         found = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", url.database)
         return bool(found)
@@ -99,19 +127,8 @@ async def database_exists(url: DatabaseURL) -> bool:
 
 async def create_database(url: DatabaseURL, template: DatabaseURL | None = None) -> None:
     """Create an empty database, or a copy of ``template``."""
-    assert url.database is not None or url.engine == "sqlite"
     if url.engine == "sqlite":
-        target = Path(url.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            raise FileExistsError(f"{target} already exists")
-        if template is None:
-            target.touch()
-            return
-        # Copy aside, then rename: a crash never leaves a half-copied workspace file.
-        partial = target.with_suffix(".partial")
-        shutil.copyfile(template.path, partial)
-        os.replace(partial, target)
+        await asyncio.to_thread(_sqlite_create, url, template)
         return
     async with admin_connection(url) as conn:
         name = _quote(str(url.database))
@@ -124,9 +141,7 @@ async def create_database(url: DatabaseURL, template: DatabaseURL | None = None)
 async def drop_database(url: DatabaseURL) -> None:
     """Drop a database (or delete its file), ending its sessions; missing is fine."""
     if url.engine == "sqlite":
-        for suffix in ("", "-wal", "-shm", ".partial"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(url.path + suffix).unlink()
+        await asyncio.to_thread(_sqlite_drop, url)
         return
     async with admin_connection(url) as conn:
         await conn.execute(f"DROP DATABASE IF EXISTS {_quote(str(url.database))} WITH (FORCE)")
@@ -135,10 +150,7 @@ async def drop_database(url: DatabaseURL) -> None:
 async def list_databases(server: DatabaseURL, prefix: str) -> list[str]:
     """Names of the databases on a server (or files in a folder) starting with ``prefix``."""
     if server.engine == "sqlite":
-        folder = Path(server.path)
-        if not folder.exists():
-            return []
-        return sorted(p.stem for p in folder.glob(f"{prefix}*.sqlite3"))
+        return await asyncio.to_thread(_sqlite_list, Path(server.path), prefix)
     async with admin_connection(server) as conn:
         rows = await conn.fetch(
             "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
@@ -148,7 +160,9 @@ async def list_databases(server: DatabaseURL, prefix: str) -> list[str]:
 
 
 @asynccontextmanager
-async def schema_lock(settings: Settings, server: DatabaseURL, *, shared: bool) -> AsyncIterator[None]:
+async def schema_lock(
+    settings: Settings, server: DatabaseURL, *, shared: bool
+) -> AsyncIterator[None]:
     """Order template migration (exclusive) against copying the template (shared).
 
     PostgreSQL refuses ``CREATE DATABASE ... TEMPLATE`` while the template has other

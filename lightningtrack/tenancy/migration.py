@@ -18,7 +18,13 @@ from tortoise.migrations.executor import MigrationExecutor
 from lightningtrack.models.landlord import Workspace
 from lightningtrack.tenancy import databases
 from lightningtrack.tenancy.binding import bound
-from lightningtrack.tenancy.config import LANDLORD, LANDLORD_APP, WORKSPACE, WORKSPACE_APP, make_client
+from lightningtrack.tenancy.config import (
+    LANDLORD,
+    LANDLORD_APP,
+    WORKSPACE,
+    WORKSPACE_APP,
+    make_client,
+)
 
 if TYPE_CHECKING:
     from tortoise.backends.base.client import BaseDBAsyncClient
@@ -77,7 +83,9 @@ async def ensure_template(settings: Settings, region: str) -> str:
 
 
 async def ensure_templates(settings: Settings) -> None:
-    regions = ["US"] if settings.workspace_database_url.engine == "sqlite" else list(settings.regions)
+    regions = (
+        ["US"] if settings.workspace_database_url.engine == "sqlite" else list(settings.regions)
+    )
     for region in regions:
         await ensure_template(settings, region)
 

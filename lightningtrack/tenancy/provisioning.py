@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def create_workspace_database(settings: Settings, workspace_id: uuid.UUID, region: str) -> str:
+async def create_workspace_database(
+    settings: Settings, workspace_id: uuid.UUID, region: str
+) -> str:
     """Create the workspace's database as a copy of its region's template; return its name.
 
     The template already holds the newest workspace schema, so the copy needs no migration.
