@@ -1,17 +1,20 @@
-"""The Starlette application: routes, lifespan (landlord, templates, pools)."""
+"""The Starlette application: routes, and the lifespan of the landlord, pools and jobs."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from tortoise.connection import get_connection
 
+from lightningtrack.jobs.runner import InProcessRunner, Runner, sweep_forever
+from lightningtrack.resolvers import exports
 from lightningtrack.schema.view import GraphQLView
 from lightningtrack.settings import Settings, load_settings
 from lightningtrack.tenancy import migration
@@ -21,25 +24,50 @@ from lightningtrack.tenancy.runtime import Tenancy
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, tenancy: Tenancy | None = None) -> Starlette:
-    """The ASGI application. A ``tenancy`` passed in is started and stopped by its owner."""
+def make_runner(settings: Settings, tenancy: Tenancy) -> Runner:
+    if settings.broker_url is None:
+        return InProcessRunner(settings, tenancy)
+    from lightningtrack.jobs.broker import make_broker
+    from lightningtrack.jobs.runner import BrokerRunner
+
+    _, actor = make_broker(settings)
+    return BrokerRunner(actor)
+
+
+def create_app(
+    settings: Settings | None = None,
+    tenancy: Tenancy | None = None,
+    runner: Runner | None = None,
+) -> Starlette:
+    """The ASGI application. A ``tenancy`` (and ``runner``) passed in belong to the caller,
+    who starts and stops them; otherwise the lifespan does, and runs the sweep when jobs
+    run in-process."""
     settings = settings or load_settings()
-    owns_tenancy = tenancy is None
+    owned = tenancy is None
     tenancy = tenancy or Tenancy(settings)
-    view = GraphQLView(settings, tenancy)
+    jobs = runner or make_runner(settings, tenancy)
+    view = GraphQLView(settings, tenancy, jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if not owns_tenancy:
+        if not owned:
             yield
             return
         await tenancy.start()
         if settings.workspace_database_url.engine == "sqlite":
             # The embedded default runs as one process: keep its workspaces current too.
             await migration.migrate_workspaces(settings, tenancy.pools)
+        sweep = None
+        if isinstance(jobs, InProcessRunner):
+            sweep = asyncio.create_task(sweep_forever(settings, tenancy, jobs), name="lt-sweep")
         try:
             yield
         finally:
+            if sweep is not None:
+                sweep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweep
+            await jobs.close()
             await tenancy.stop()
 
     async def healthz(request: Request) -> JSONResponse:
@@ -53,9 +81,21 @@ def create_app(settings: Settings | None = None, tenancy: Tenancy | None = None)
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    async def download_export(request: Request) -> Response:
+        path = await exports.downloadable(settings, request.path_params["token"])
+        if path is None:
+            return PlainTextResponse("This download link is invalid or has expired.", 404)
+        return FileResponse(
+            path,
+            media_type="application/zip",
+            filename=f"lightningtrack-export-{path.stem[:8]}.zip",
+            headers={"Cache-Control": "private, no-store"},
+        )
+
     app = Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
+            Route("/exports/{token}", download_export, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],
@@ -63,4 +103,5 @@ def create_app(settings: Settings | None = None, tenancy: Tenancy | None = None)
     )
     app.state.settings = settings
     app.state.tenancy = tenancy
+    app.state.jobs = jobs
     return app

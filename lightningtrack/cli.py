@@ -49,6 +49,62 @@ async def _migrate(settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+async def _retention(settings: Settings, as_of: str | None, dry_run: bool) -> int:
+    from datetime import datetime
+
+    from lightningtrack import clock
+    from lightningtrack.jobs.runner import InProcessRunner
+    from lightningtrack.resolvers import retention
+    from lightningtrack.resolvers.effects import collecting
+    from lightningtrack.tenancy.runtime import Tenancy
+
+    if as_of is not None:
+        try:
+            moment = datetime.fromisoformat(as_of)
+        except ValueError:
+            print(
+                f"lightningtrack: --as-of must be an ISO-8601 date and time, not {as_of!r}.",
+                file=sys.stderr,
+            )
+            return 2
+        if moment.tzinfo is None:
+            print(
+                "lightningtrack: --as-of needs a UTC offset, e.g. 2026-01-31T00:00:00Z.",
+                file=sys.stderr,
+            )
+            return 2
+        clock.freeze(moment)
+    tenancy = Tenancy(settings)
+    await tenancy.start(janitor=False)
+    runner = InProcessRunner(settings, tenancy)
+    try:
+        with collecting() as deferred:
+            actions = await retention.run(settings, tenancy, clock.now(), dry_run=dry_run)
+        if not dry_run:
+            await runner.submit(deferred)
+            await runner.drain(within=300)
+    finally:
+        await runner.close()
+        await tenancy.stop()
+    verb = "would do" if dry_run else "did"
+    print(f"retention as of {clock.now().isoformat()}: {verb} {len(actions)} actions")
+    for action in actions:
+        print(f"  {action.describe()}")
+    return 0
+
+
+def _worker(settings: Settings, threads: int) -> int:
+    if settings.broker_url is None:
+        print(
+            "lightningtrack: LT_BROKER_URL is not set: jobs run inside `lightningtrack serve`.",
+            file=sys.stderr,
+        )
+        return 2
+    from lightningtrack.jobs.broker import run_worker
+
+    return run_worker(settings, threads)
+
+
 def _export_schema() -> int:
     from lightningtrack.schema import export_sdl
 
@@ -67,6 +123,13 @@ def _parser() -> argparse.ArgumentParser:
         "migrate", help="bring the landlord and every workspace to the newest schema"
     )
     commands.add_parser("export-schema", help="print the GraphQL SDL that schema.graphql holds")
+    worker = commands.add_parser("worker", help="run Dramatiq workers for LT_BROKER_URL")
+    worker.add_argument("--threads", type=int, default=4, help="worker threads (default 4)")
+    retention = commands.add_parser("retention", help="the retention sweep")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    run = retention_commands.add_parser("run", help="run the sweep once")
+    run.add_argument("--as-of", help="run as if the clock read this ISO-8601 time")
+    run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     return parser
 
 
@@ -84,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings, args)
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if args.command == "worker":
+        return _worker(settings, args.threads)
+    if args.command == "retention":
+        return asyncio.run(_retention(settings, args.as_of, args.dry_run))
     raise AssertionError(args.command)
 
 

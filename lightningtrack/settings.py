@@ -112,6 +112,9 @@ class Settings:
     migrate_concurrency: int = 4
     graphiql: bool = True
     introspection: bool = True
+    mail_from: str = "LightningTrack <no-reply@localhost>"
+    deletion_grace_days: int = 7
+    sweep_interval_seconds: int = 60
 
     @property
     def production(self) -> bool:
@@ -260,6 +263,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if pool_each > pool_max:
         raise SettingsError("LT_POOL_SIZE_PER_WORKSPACE must not exceed LT_POOL_MAX_CONNECTIONS.")
 
+    grace = _int(env, "LT_DELETION_GRACE_DAYS", 7, minimum=1)
+    if grace > 30:
+        raise SettingsError(
+            "LT_DELETION_GRACE_DAYS must be at most 30: erasure happens within 30 days."
+        )
+
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -289,6 +298,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pool_size_per_workspace=pool_each,
         pool_idle_seconds=float(_int(env, "LT_POOL_IDLE_SECONDS", 60, minimum=1)),
         migrate_concurrency=_int(env, "LT_MIGRATE_CONCURRENCY", 4, minimum=1),
+        mail_from=env.get("LT_MAIL_FROM") or "LightningTrack <no-reply@localhost>",
+        deletion_grace_days=grace,
+        sweep_interval_seconds=_int(env, "LT_SWEEP_INTERVAL", 60, minimum=1),
         graphiql=_bool(env, "LT_GRAPHIQL", not production),
         introspection=_bool(env, "LT_INTROSPECTION", not production),
     )

@@ -25,6 +25,7 @@ import pytest
 
 from lightningtrack import clock
 from lightningtrack.app import create_app
+from lightningtrack.jobs.runner import InProcessRunner
 from lightningtrack.settings import Settings, load_settings
 from lightningtrack.tenancy import databases
 from lightningtrack.tenancy.runtime import Tenancy
@@ -100,8 +101,16 @@ def _release_clock() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings, tenancy: Tenancy) -> Any:
-    return create_app(settings, tenancy)
+async def jobs(settings: Settings, tenancy: Tenancy) -> AsyncIterator[InProcessRunner]:
+    """Jobs run on the test's loop, as in the embedded server; ``drain`` waits for them."""
+    runner = InProcessRunner(settings, tenancy)
+    yield runner
+    await runner.close()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, tenancy: Tenancy, jobs: InProcessRunner) -> Any:
+    return create_app(settings, tenancy, jobs)
 
 
 class GraphQLErrors(AssertionError):

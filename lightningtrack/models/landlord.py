@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 
 from tortoise import fields
@@ -53,6 +54,7 @@ class Session(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "landlord.Account", related_name="sessions", on_delete=fields.CASCADE
     )
+    account_id: uuid.UUID
     created_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField()
     expires_at = fields.DatetimeField(db_index=True)
@@ -71,6 +73,8 @@ class Workspace(Model):
     status = fields.CharEnumField(WorkspaceStatus, max_length=20, default=WorkspaceStatus.TRIALING)
     trial_ends_at = fields.DatetimeField(null=True)
     deletion_scheduled_at = fields.DatetimeField(null=True)
+    # The status to return to when a scheduled deletion is cancelled.
+    status_before_deletion = fields.CharEnumField(WorkspaceStatus, max_length=20, null=True)
     # Where the workspace's own database lives: a database name on the region's server,
     # or a file name in the SQLite workspace folder.
     db_name = fields.CharField(max_length=63, unique=True)
@@ -93,9 +97,114 @@ class Membership(Model):
         "landlord.Account", related_name="memberships", on_delete=fields.CASCADE
     )
     role = fields.CharEnumField(Role, max_length=10)
+    workspace_id: uuid.UUID
+    account_id: uuid.UUID
     joined_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         app = "landlord"
         table = "membership"
         unique_together = (("workspace", "account"),)
+
+
+class JobStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+
+
+class DataExportKind(StrEnum):
+    WORKSPACE = "WORKSPACE"
+    ACCESS_REPORT = "ACCESS_REPORT"
+
+
+class EmailStatus(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
+class EmailMessage(Model):
+    """A mail owed. The row is the truth: a lost job is found again by the sweep, and
+    ``dedupe_key`` makes each reminder exist (and so go out) once."""
+
+    id = fields.UUIDField(primary_key=True)
+    kind = fields.CharField(max_length=40)
+    dedupe_key = fields.CharField(max_length=200, unique=True, null=True)
+    to_address = fields.CharField(max_length=320)
+    subject = fields.CharField(max_length=300)
+    text_body = fields.TextField()
+    html_body = fields.TextField()
+    status = fields.CharEnumField(EmailStatus, max_length=10, default=EmailStatus.PENDING)
+    attempts = fields.IntField(default=0)
+    last_error = fields.CharField(max_length=500, null=True)
+    next_attempt_at = fields.DatetimeField(db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "landlord"
+        table = "email_message"
+
+
+class AccountToken(Model):
+    """A one-time token sent by mail (password reset, email verification): only its
+    SHA-256 is stored."""
+
+    id = fields.BigIntField(primary_key=True)
+    purpose = fields.CharField(max_length=20)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "landlord.Account", related_name="tokens", on_delete=fields.CASCADE
+    )
+    account_id: uuid.UUID
+    # For email verification: the address being verified.
+    email = fields.CharField(max_length=320, null=True)
+    email_key = fields.CharField(max_length=320, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(db_index=True)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "landlord"
+        table = "account_token"
+
+
+class DataExport(Model):
+    id = fields.UUIDField(primary_key=True)
+    kind = fields.CharEnumField(DataExportKind, max_length=20)
+    status = fields.CharEnumField(JobStatus, max_length=10, default=JobStatus.QUEUED)
+    # A workspace export names its workspace; an access report names its account.
+    workspace: fields.ForeignKeyNullableRelation[Workspace] = fields.ForeignKeyField(
+        "landlord.Workspace", related_name="exports", null=True, on_delete=fields.CASCADE
+    )
+    workspace_id: uuid.UUID | None
+    account: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
+        "landlord.Account", related_name="exports", null=True, on_delete=fields.CASCADE
+    )
+    account_id: uuid.UUID | None
+    attempts = fields.IntField(default=0)
+    error = fields.CharField(max_length=500, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    completed_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True, db_index=True)
+
+    class Meta:
+        app = "landlord"
+        table = "data_export"
+
+
+class WorkspaceTombstone(Model):
+    """What remains of an erased workspace: no name, no slug, no member."""
+
+    id = fields.UUIDField(primary_key=True)
+    region = fields.CharEnumField(Region, max_length=2)
+    created_at = fields.DatetimeField()
+    erased_at = fields.DatetimeField()
+
+    class Meta:
+        app = "landlord"
+        table = "workspace_tombstone"

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from datetime import timedelta
+from urllib.parse import urlencode
 
 from tortoise.exceptions import IntegrityError
 
 from lightningtrack.errors import BadUserInput, Conflict, Unauthenticated
-from lightningtrack.models.landlord import Account
-from lightningtrack.resolvers import passwords
+from lightningtrack.models.landlord import Account, AccountToken, Session
+from lightningtrack.resolvers import mail, passwords, tokens
+from lightningtrack.settings import Settings
+
+log = logging.getLogger(__name__)
+RESET_LIMIT = 3
+RESET_WINDOW = timedelta(hours=1)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INVALID_CREDENTIALS = "Invalid email or password."
@@ -17,7 +25,7 @@ INVALID_CREDENTIALS = "Invalid email or password."
 def normalize_email(email: str, field: str = "email") -> tuple[str, str]:
     """(the email as given, trimmed; its case-folded key) or BAD_USER_INPUT."""
     cleaned = email.strip()
-    if len(cleaned) > 320 or not _EMAIL.match(cleaned):
+    if len(cleaned) > 320 or not _EMAIL.fullmatch(cleaned):
         raise BadUserInput("This is not a valid email address.", field=field)
     return cleaned, cleaned.casefold()
 
@@ -58,4 +66,90 @@ async def authenticate(email: str, password: str) -> Account:
     if new_hash is not None:
         account.password_hash = new_hash
         await Account.filter(id=account.id).update(password_hash=new_hash)
+    return account
+
+
+def _link(settings: Settings, path: str, token: str) -> str:
+    return f"{settings.public_url}{path}?{urlencode({'token': token})}"
+
+
+async def send_registration(settings: Settings, account: Account) -> None:
+    token = await tokens.issue(account, tokens.VERIFY_EMAIL)
+    await mail.queue(
+        account.email, mail.registration(account.name, _link(settings, "/verify-email", token))
+    )
+
+
+async def request_password_reset(settings: Settings, email: str) -> None:
+    """Send a reset link if the address has an account; nothing else reveals whether it has.
+
+    Runs as a job, after the request has already answered true.
+    """
+    key = email.strip().casefold()
+    account = await Account.get_or_none(email_key=key) if len(key) <= 320 else None
+    if account is None:
+        return
+    if await tokens.recent_count(tokens.PASSWORD_RESET, key, RESET_WINDOW) >= RESET_LIMIT:
+        log.info("password reset for an account refused: %s in the last hour", RESET_LIMIT)
+        return
+    token = await tokens.issue(account, tokens.PASSWORD_RESET)
+    await mail.queue(
+        account.email, mail.password_reset(account.name, _link(settings, "/reset-password", token))
+    )
+
+
+async def reset_password(token: str, new_password: str) -> Account:
+    passwords.validate_password(new_password, "newPassword")
+    found = await tokens.redeem(token, tokens.PASSWORD_RESET)
+    if found is None:
+        raise BadUserInput("This reset link is invalid, used or expired.", field="token")
+    account = found.account
+    account.password_hash = await passwords.hash_password(new_password)
+    await Account.filter(id=account.id).update(password_hash=account.password_hash)
+    await Session.filter(account_id=account.id).delete()
+    return account
+
+
+async def verify_email(token: str) -> Account:
+    found = await tokens.redeem(token, tokens.VERIFY_EMAIL)
+    if found is None or found.account.email_key != found.email_key:
+        raise BadUserInput("This confirmation link is invalid, used or expired.", field="token")
+    account = found.account
+    account.email_verified = True
+    await Account.filter(id=account.id).update(email_verified=True)
+    return account
+
+
+async def update_account(
+    settings: Settings, account: Account, name: str | None, email: str | None
+) -> Account:
+    """Rectification: a new name, or a new email (unused, unverified until confirmed;
+    the old address is told)."""
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["name"] = validate_name(name, "input.name")
+    new_email = None
+    if email is not None:
+        clean_email, key = normalize_email(email, "input.email")
+        if key != account.email_key:
+            if await Account.exists(email_key=key):
+                raise Conflict("An account with this email already exists.", field="input.email")
+            new_email = clean_email
+            changes.update(email=clean_email, email_key=key, email_verified=False)
+        elif clean_email != account.email:
+            changes["email"] = clean_email  # the same address, spelled differently
+    if not changes:
+        return account
+    old_email = account.email
+    try:
+        await Account.filter(id=account.id).update(**changes)
+    except IntegrityError:
+        raise Conflict("An account with this email already exists.", field="input.email") from None
+    await account.refresh_from_db()
+    if new_email is not None:
+        await AccountToken.filter(account_id=account.id, purpose=tokens.VERIFY_EMAIL).delete()
+        token = await tokens.issue(account, tokens.VERIFY_EMAIL, new_email)
+        link = _link(settings, "/verify-email", token)
+        await mail.queue(new_email, mail.email_verification(account.name, link))
+        await mail.queue(old_email, mail.email_changed(account.name, new_email))
     return account

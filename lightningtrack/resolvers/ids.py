@@ -47,3 +47,19 @@ def decode_uuid(global_id: str, type_name: str) -> uuid.UUID:
         return uuid.UUID(key)
     except ValueError:
         raise NotFound(f"No {type_name} with this id.") from None
+
+
+def encode_scoped(type_name: str, workspace_id: uuid.UUID, pk: int) -> str:
+    """A global id of a workspace row: it names its workspace, so that it resolves
+    nowhere else (row ids repeat from one workspace database to the next)."""
+    return encode(type_name, f"{workspace_id.hex}.{pk}")
+
+
+def decode_scoped(global_id: str, type_name: str, workspace_id: uuid.UUID) -> int:
+    """The primary key of a row of the bound workspace; NOT_FOUND for an id of another
+    type or of another workspace."""
+    key = decode_as(global_id, type_name)
+    owner, _, pk = key.partition(".")
+    if owner != workspace_id.hex or not pk.isdigit() or len(pk) > 18:
+        raise NotFound(f"No {type_name} with this id.")
+    return int(pk)

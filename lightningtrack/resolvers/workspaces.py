@@ -65,7 +65,7 @@ RESERVED_SLUGS = frozenset(
 
 
 def validate_slug(slug: str, field: str = "input.slug") -> str:
-    if not _SLUG.match(slug) or "--" in slug:
+    if not _SLUG.fullmatch(slug) or "--" in slug:
         raise BadUserInput(
             "A slug is 3 to 40 characters of a-z, 0-9 and single hyphens, "
             "starting and ending with a letter or digit.",

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from lightningtrack.errors import AppError, Unauthenticated, WorkspaceRequired
+from lightningtrack.schema.loaders import Loaders
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from lightningtrack.jobs.runner import Runner
     from lightningtrack.models.landlord import Account, Membership, Session, Workspace
     from lightningtrack.settings import Settings
     from lightningtrack.tenancy.runtime import Tenancy
@@ -24,6 +26,7 @@ class Context:
     response: Response
     settings: Settings
     tenancy: Tenancy
+    jobs: Runner
     request_id: str
     session: Session | None = None
     account: Account | None = None
@@ -31,7 +34,7 @@ class Context:
     # Why the request has no workspace although it asked for one (bad slug, no sign-in).
     workspace_error: AppError | None = None
     auth_error: AppError | None = None
-    extras: dict[str, object] = field(default_factory=dict)
+    loaders: Loaders = field(default_factory=Loaders)
 
     @property
     def workspace(self) -> Workspace | None:

@@ -1,8 +1,9 @@
 """One place that gives every GraphQL error its contract code.
 
 - AppError raised by a resolver: its code and extras (graphql-core copies them).
-- Errors with no original exception (parse, validation, variable coercion): BAD_USER_INPUT,
-  message kept.
+- Errors of the request itself (parse, validation, variable coercion: no original exception,
+  or a GraphQLError from coercing a variable, outside any field): BAD_USER_INPUT, message
+  kept.
 - Anything else is unexpected: the client sees "Unexpected error." with the request id,
   never a stack trace or SQL; the log has the traceback under the same request id.
 """
@@ -39,7 +40,7 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
     original = error.original_error
     if isinstance(original, AppError):
         return error
-    if original is None:
+    if original is None or (isinstance(original, GraphQLError) and not error.path):
         if error.extensions and "code" in error.extensions:
             return error
         return _with_extensions(error, error.message, {"code": "BAD_USER_INPUT"})

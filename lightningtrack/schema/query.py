@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import strawberry
 
-from lightningtrack.resolvers import nodes, workspaces
+from lightningtrack.errors import NotFound
+from lightningtrack.resolvers import (
+    comments,
+    issues,
+    members,
+    nodes,
+    projects,
+    time_entries,
+    workspaces,
+)
 from lightningtrack.schema.context import Info
+from lightningtrack.schema.inputs import TimeEntryFilterInput
+from lightningtrack.schema.privacy import PrivacyQuery
+from lightningtrack.schema.tracking import (
+    Comment,
+    Issue,
+    IssueConnection,
+    IssueFilterInput,
+    IssueOrder,
+    Member,
+    Project,
+    ProjectConnection,
+    TimeEntry,
+    TimeEntryConnection,
+    _order,
+    connection,
+    page_args,
+)
 from lightningtrack.schema.types import Account, Node, Workspace
 
 
@@ -18,8 +46,26 @@ def _uuid(key: str) -> uuid.UUID | None:
         return None
 
 
+async def _scoped_node(info: Info, type_name: str, global_id: str) -> Node | None:
+    """A workspace row by global id, only from the bound workspace's database."""
+    info.context.require_membership()
+    lookups: dict[str, tuple[Callable[[str], Awaitable[Any]], Callable[[Any], Node]]] = {
+        "Project": (projects.get, Project.from_model),
+        "Issue": (issues.get, Issue.from_model),
+        "Comment": (comments.get, Comment.from_model),
+        "TimeEntry": (time_entries.get, TimeEntry.from_model),
+    }
+    if type_name not in lookups:
+        return None
+    fetch, convert = lookups[type_name]
+    try:
+        return convert(await fetch(global_id))
+    except NotFound:
+        return None
+
+
 @strawberry.type
-class Query:
+class Query(PrivacyQuery):
     @strawberry.field(description="The signed-in account; null when not signed in.")
     def viewer(self, info: Info) -> Account | None:
         account = info.context.account
@@ -38,14 +84,96 @@ class Query:
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         viewer = info.context.require_account()
         decoded = nodes.parse(id)
-        if decoded is None or _uuid(decoded[1]) is None:
+        if decoded is None:
             return None
         type_name, key = decoded
-        if type_name == "Account":
+        if type_name == "Account" and _uuid(key):
             bound = info.context.workspace
             account = await nodes.visible_account(viewer, bound.id if bound else None, key)
             return Account.from_model(account) if account else None
-        if type_name == "Workspace":
+        if type_name == "Workspace" and _uuid(key):
             membership = await nodes.visible_membership(viewer, key)
             return Workspace.from_membership(membership) if membership else None
-        return None
+        return await _scoped_node(info, type_name, id)
+
+    @strawberry.field(description="The bound workspace's members.")
+    async def members(self, info: Info) -> list[Member]:
+        info.context.require_membership()
+        return [Member.from_model(m) for m in await members.list_members()]
+
+    @strawberry.field
+    async def projects(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        include_archived: bool | None = False,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> ProjectConnection:
+        info.context.require_membership()
+        page = await projects.list_page(
+            page_args(first, after, last, before), bool(include_archived)
+        )
+        return connection(ProjectConnection, page, Project.from_model)
+
+    @strawberry.field(description="A project by id or by key.")
+    async def project(
+        self, info: Info, id: strawberry.ID | None = None, key: str | None = None
+    ) -> Project | None:
+        info.context.require_membership()
+        try:
+            project = await projects.find(id, key)
+        except NotFound:
+            return None
+        return Project.from_model(project) if project else None
+
+    @strawberry.field
+    async def issues(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: IssueFilterInput | None = None,
+        order_by: IssueOrder | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> IssueConnection:
+        info.context.require_membership()
+        page = await issues.list_page(
+            page_args(first, after, last, before),
+            filter.to_args() if filter else None,
+            _order(order_by),
+        )
+        return connection(IssueConnection, page, Issue.from_model)
+
+    @strawberry.field(description='An issue by id or by key, e.g. "WEB-42".')
+    async def issue(
+        self, info: Info, id: strawberry.ID | None = None, key: str | None = None
+    ) -> Issue | None:
+        info.context.require_membership()
+        try:
+            issue = await issues.find(id, key)
+        except NotFound:
+            return None
+        return Issue.from_model(issue) if issue else None
+
+    @strawberry.field
+    async def time_entries(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: TimeEntryFilterInput | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> TimeEntryConnection:
+        info.context.require_membership()
+        page, queryset = await time_entries.list_page(
+            page_args(first, after, last, before), filter.to_args() if filter else None
+        )
+
+        async def total() -> int:
+            return await time_entries.total_seconds(queryset)
+
+        return connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)

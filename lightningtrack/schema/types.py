@@ -7,14 +7,16 @@ from typing import Self
 
 import strawberry
 
-from lightningtrack.models import landlord
+from lightningtrack.models import landlord, workspace
 from lightningtrack.resolvers import ids
 
 # The models' enums, registered as GraphQL enums under the same names.
 Role = landlord.Role
 Region = landlord.Region
 WorkspaceStatus = landlord.WorkspaceStatus
-for _enum in (Role, Region, WorkspaceStatus):
+IssueStatus = workspace.IssueStatus
+IssuePriority = workspace.IssuePriority
+for _enum in (Role, Region, WorkspaceStatus, IssueStatus, IssuePriority):
     strawberry.enum(_enum)
 
 

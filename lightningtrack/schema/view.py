@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -10,17 +11,31 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from lightningtrack.errors import AppError, Unauthenticated
+from lightningtrack.jobs.runner import Runner
 from lightningtrack.resolvers import sessions, workspaces
+from lightningtrack.resolvers.effects import collecting
 from lightningtrack.schema import build_schema
 from lightningtrack.schema.context import Context
+from lightningtrack.schema.errors import classify
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def _request_id(offered: str | None) -> str:
+    """A client's X-Request-Id when it is a plain token (it ends up in logs), else ours."""
+    if offered and _REQUEST_ID.match(offered):
+        return offered
+    return uuid.uuid4().hex
+
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, tenancy: Tenancy) -> None:
+    def __init__(self, settings: Settings, tenancy: Tenancy, jobs: Runner) -> None:
         super().__init__(
             build_schema(),
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -28,6 +43,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.settings = settings
         self.tenancy = tenancy
+        self.jobs = jobs
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -41,9 +57,11 @@ class GraphQLView(GraphQL[Context, None]):
             response=response,
             settings=self.settings,
             tenancy=self.tenancy,
-            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            jobs=self.jobs,
+            request_id=_request_id(request.headers.get("x-request-id")),
         )
         response.headers["x-request-id"] = context.request_id
+        request.state.request_id = context.request_id
         authorization = request.headers.get("authorization")
         if authorization:
             context.auth_error = Unauthenticated("API keys are not accepted yet.")
@@ -67,7 +85,22 @@ class GraphQLView(GraphQL[Context, None]):
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         context: Context = kwargs["context"]
         workspace = context.workspace
-        if workspace is None:
-            return await super().execute_operation(*args, **kwargs)
-        async with self.tenancy.workspace(workspace):
-            return await super().execute_operation(*args, **kwargs)
+        with collecting() as deferred:
+            if workspace is None:
+                result = await super().execute_operation(*args, **kwargs)
+            else:
+                async with self.tenancy.workspace(workspace):
+                    result = await super().execute_operation(*args, **kwargs)
+        # Only now, with the operation's writes committed, may its jobs start.
+        await self.jobs.submit(deferred)
+        return result
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # A syntax error raised inside ParserCache's hook escapes the operation hooks, so
+        # ErrorCodes never sees it; classify is idempotent, so every error passes it here.
+        if result.errors:
+            request_id = getattr(request.state, "request_id", None)
+            result.errors = [classify(error, request_id) for error in result.errors]
+        return await super().process_result(request, result)

@@ -35,9 +35,19 @@ class UnboundPostgresClient(AsyncpgDBClient):
 
 
 class UnboundSqliteClient(SqliteClient):
+    """Raises before taking the client's lock: Tortoise's SQLite connection wrapper takes it
+    and then connects, and never releases it when connecting fails, so raising from
+    ``create_connection`` alone would make every later unbound query hang, not fail."""
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.pop("dialect", None)
         super().__init__(**kwargs)
+
+    def acquire_connection(self) -> Any:
+        raise WorkspaceNotBound(_MESSAGE)
+
+    def _in_transaction(self) -> Any:
+        raise WorkspaceNotBound(_MESSAGE)
 
     async def create_connection(self, with_db: bool) -> None:
         raise WorkspaceNotBound(_MESSAGE)

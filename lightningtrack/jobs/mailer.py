@@ -1,0 +1,93 @@
+"""Sending owed mail: over SMTP (``LT_SMTP_URL``) or as ``.eml`` files in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import uuid
+from datetime import timedelta
+from email.message import EmailMessage as MimeMessage
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+from lightningtrack import clock
+from lightningtrack.models.landlord import EmailMessage, EmailStatus
+from lightningtrack.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+def build(settings: Settings, message: EmailMessage) -> MimeMessage:
+    mime = MimeMessage()
+    mime["From"] = settings.mail_from
+    mime["To"] = message.to_address
+    mime["Subject"] = message.subject
+    mime["Date"] = email.utils.format_datetime(message.created_at)
+    domain = urlsplit(settings.public_url).hostname or "localhost"
+    mime["Message-ID"] = f"<{message.id}@{domain}>"
+    mime["X-LightningTrack-Kind"] = message.kind
+    mime.set_content(message.text_body)
+    mime.add_alternative(message.html_body, subtype="html")
+    return mime
+
+
+def outbox(settings: Settings) -> Path:
+    return settings.data_dir / "outbox"
+
+
+def _write_outbox(settings: Settings, message: EmailMessage, mime: MimeMessage) -> Path:
+    folder = outbox(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = message.created_at.strftime("%Y%m%dT%H%M%S%f")
+    final = folder / f"{stamp}-{message.id}.eml"
+    partial = folder / f".{message.id}.{uuid.uuid4().hex}.tmp"
+    partial.write_bytes(bytes(mime))
+    os.replace(partial, final)
+    return final
+
+
+async def _send_smtp(url: str, mime: MimeMessage) -> None:
+    parts = urlsplit(url)
+    implicit_tls = parts.scheme == "smtps"
+    await aiosmtplib.send(
+        mime,
+        hostname=parts.hostname or "127.0.0.1",
+        port=parts.port or (465 if implicit_tls else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        use_tls=implicit_tls,
+        # smtp://: STARTTLS whenever the server offers it.
+        start_tls=None if not implicit_tls else False,
+        timeout=30,
+    )
+
+
+async def send_email(settings: Settings, email_id: str) -> None:
+    """Send one owed mail; a sent one is not sent again. Failures are retried later."""
+    message = await EmailMessage.get_or_none(id=email_id)
+    if message is None or message.status != EmailStatus.PENDING:
+        return
+    mime = build(settings, message)
+    try:
+        if settings.smtp_url:
+            await _send_smtp(settings.smtp_url, mime)
+        else:
+            await asyncio.to_thread(_write_outbox, settings, message, mime)
+    except Exception as error:
+        attempts = message.attempts + 1
+        failed = attempts >= MAX_ATTEMPTS
+        await EmailMessage.filter(id=message.id).update(
+            attempts=attempts,
+            last_error=f"{type(error).__name__}: {error}"[:500],
+            status=EmailStatus.FAILED if failed else EmailStatus.PENDING,
+            next_attempt_at=clock.now() + timedelta(seconds=30 * 2**attempts),
+        )
+        raise
+    await EmailMessage.filter(id=message.id, status=EmailStatus.PENDING).update(
+        status=EmailStatus.SENT, sent_at=clock.now(), attempts=message.attempts + 1
+    )

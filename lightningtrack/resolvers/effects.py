@@ -1,0 +1,49 @@
+"""Jobs to enqueue once the current operation is over.
+
+Resolvers write the truth (an export requested, a mail owed) in a database row and
+``defer`` the job that acts on it; whoever runs the operation (the GraphQL view, a job,
+the retention command) collects the deferred jobs and enqueues them when it is done, so
+no job starts before the rows it needs are committed. Jobs find their row again by id
+and do nothing if it is gone or already done, so running one twice is harmless.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Job:
+    task: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    # Set for jobs on workspace data: the job runs bound to that workspace's database.
+    workspace_id: uuid.UUID | None = None
+
+
+_pending: ContextVar[list[Job] | None] = ContextVar("lt_pending_jobs", default=None)
+
+
+def defer(task: str, workspace_id: uuid.UUID | None = None, **kwargs: Any) -> None:
+    defer_job(Job(task, kwargs, workspace_id))
+
+
+def defer_job(job: Job) -> None:
+    pending = _pending.get()
+    if pending is None:
+        raise RuntimeError(f"{job.task} deferred outside of an operation that collects jobs")
+    pending.append(job)
+
+
+@contextmanager
+def collecting() -> Iterator[list[Job]]:
+    jobs: list[Job] = []
+    token = _pending.set(jobs)
+    try:
+        yield jobs
+    finally:
+        _pending.reset(token)

@@ -1,0 +1,191 @@
+"""Erasure of workspaces and accounts: scheduling, cancelling and carrying it out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from lightningtrack import clock
+from lightningtrack.errors import BadUserInput, Conflict
+from lightningtrack.models import workspace as wsm
+from lightningtrack.models.landlord import (
+    Account,
+    DataExport,
+    EmailMessage,
+    Membership,
+    Role,
+    Workspace,
+    WorkspaceStatus,
+    WorkspaceTombstone,
+)
+from lightningtrack.resolvers import passwords, permissions
+from lightningtrack.resolvers.exports import archive_path
+from lightningtrack.settings import Settings
+from lightningtrack.tenancy import databases
+from lightningtrack.tenancy.config import LANDLORD
+from lightningtrack.tenancy.runtime import Tenancy
+
+log = logging.getLogger(__name__)
+# Statuses under which a workspace with a deletion date is erased when the date comes.
+ERASABLE = (
+    WorkspaceStatus.PENDING_DELETION,
+    WorkspaceStatus.TRIAL_EXPIRED,
+    WorkspaceStatus.CANCELLED,
+)
+
+
+def grace(settings: Settings) -> timedelta:
+    return timedelta(days=settings.deletion_grace_days)
+
+
+async def schedule_workspace_deletion(
+    settings: Settings, membership: Membership, confirm_slug: str
+) -> Workspace:
+    permissions.require_role(membership, Role.OWNER)
+    workspace = membership.workspace
+    if confirm_slug != workspace.slug:
+        raise BadUserInput("Type the workspace's slug to confirm.", field="confirmSlug")
+    if workspace.status != WorkspaceStatus.PENDING_DELETION:
+        workspace.status_before_deletion = workspace.status
+        workspace.status = WorkspaceStatus.PENDING_DELETION
+        workspace.deletion_scheduled_at = clock.now() + grace(settings)
+        await workspace.save(
+            update_fields=["status", "status_before_deletion", "deletion_scheduled_at"]
+        )
+    return workspace
+
+
+async def cancel_workspace_deletion(membership: Membership) -> Workspace:
+    permissions.require_role(membership, Role.OWNER)
+    workspace = membership.workspace
+    if workspace.status != WorkspaceStatus.PENDING_DELETION:
+        raise Conflict("This workspace is not scheduled for deletion.")
+    workspace.status = workspace.status_before_deletion or WorkspaceStatus.TRIALING
+    workspace.status_before_deletion = None  # type: ignore[assignment]
+    workspace.deletion_scheduled_at = None
+    await workspace.save(
+        update_fields=["status", "status_before_deletion", "deletion_scheduled_at"]
+    )
+    return workspace
+
+
+async def sole_owner_of(account: Account) -> list[Workspace]:
+    """Live workspaces in which this account is the only OWNER."""
+    owned = await Membership.filter(account_id=account.id, role=Role.OWNER).select_related(
+        "workspace"
+    )
+    alone = []
+    for membership in owned:
+        if membership.workspace.status == WorkspaceStatus.PENDING_DELETION:
+            continue  # it goes before or with the account
+        owners = await Membership.filter(
+            workspace_id=membership.workspace_id, role=Role.OWNER
+        ).count()
+        if owners == 1:
+            alone.append(membership.workspace)
+    return alone
+
+
+async def schedule_account_deletion(settings: Settings, account: Account, password: str) -> Account:
+    matches, _ = await passwords.verify_password(account.password_hash, password)
+    if not matches:
+        raise BadUserInput("The password is not right.", field="password")
+    alone = await sole_owner_of(account)
+    if alone:
+        slugs = sorted(w.slug for w in alone)
+        raise Conflict(
+            "You are the only owner of "
+            + ", ".join(slugs)
+            + ": make someone else an owner, or delete those workspaces first.",
+            workspaces=slugs,
+        )
+    if account.deletion_scheduled_at is None:
+        account.deletion_scheduled_at = clock.now() + grace(settings)
+        await account.save(update_fields=["deletion_scheduled_at"])
+    return account
+
+
+async def cancel_account_deletion(account: Account) -> Account:
+    if account.deletion_scheduled_at is None:
+        raise Conflict("This account is not scheduled for deletion.")
+    account.deletion_scheduled_at = None
+    await account.save(update_fields=["deletion_scheduled_at"])
+    return account
+
+
+async def erase_workspace(settings: Settings, tenancy: Tenancy, workspace_id: uuid.UUID) -> bool:
+    """Erase a workspace whose deletion date has come: its database, its archives, and every
+    landlord row that names it, keeping a tombstone without personal data.
+
+    Each step can be repeated, so a run cut short is finished by the next one.
+    """
+    workspace = await Workspace.get_or_none(id=workspace_id)
+    now = clock.now()
+    if (
+        workspace is None
+        or workspace.status not in ERASABLE
+        or workspace.deletion_scheduled_at is None
+        or workspace.deletion_scheduled_at > now
+    ):
+        return False
+    url = databases.workspace_url(settings, workspace)
+    await tenancy.pools.discard(url)
+    await databases.drop_database(url)
+    for export in await DataExport.filter(workspace_id=workspace.id):
+        await asyncio.to_thread(archive_path(settings, export.id).unlink, missing_ok=True)
+    async with in_transaction(LANDLORD):
+        await WorkspaceTombstone.get_or_create(
+            id=workspace.id,
+            defaults={
+                "region": workspace.region,
+                "created_at": workspace.created_at,
+                "erased_at": now,
+            },
+        )
+        # Memberships and exports go with the row (ON DELETE CASCADE).
+        await Workspace.filter(id=workspace.id).delete()
+    log.info("erased workspace %s", workspace.id)
+    return True
+
+
+async def erase_account(settings: Settings, tenancy: Tenancy, account_id: uuid.UUID) -> bool:
+    """Erase an account whose deletion date has come. Its issues, comments and time entries
+    stay in every workspace, with creator, assignee, author and account set to null."""
+    account = await Account.get_or_none(id=account_id)
+    now = clock.now()
+    if (
+        account is None
+        or account.deletion_scheduled_at is None
+        or account.deletion_scheduled_at > now
+    ):
+        return False
+    if await sole_owner_of(account):
+        log.warning("account %s is due for erasure but is a sole owner; postponed", account.id)
+        return False
+    limit = asyncio.Semaphore(settings.migrate_concurrency)
+
+    async def scrub(workspace: Workspace) -> None:
+        async with limit, tenancy.workspace(workspace):
+            await wsm.Issue.filter(creator_id=account.id).update(creator_id=None)
+            await wsm.Issue.filter(assignee_id=account.id).update(assignee_id=None)
+            await wsm.Comment.filter(author_id=account.id).update(author_id=None)
+            await wsm.TimeEntry.filter(account_id=account.id).update(account_id=None)
+
+    # Every workspace, not only current ones: a former member's rows name them too.
+    await asyncio.gather(*(scrub(w) for w in await Workspace.all()))
+    for export in await DataExport.filter(account_id=account.id):
+        await asyncio.to_thread(archive_path(settings, export.id).unlink, missing_ok=True)
+    async with in_transaction(LANDLORD):
+        await EmailMessage.filter(to_address=account.email).delete()
+        # Sessions, tokens, memberships and exports go with the row (ON DELETE CASCADE).
+        await Account.filter(id=account.id).delete()
+    log.info("erased account %s", account.id)
+    return True
+
+
+def is_due(moment: datetime | None, now: datetime) -> bool:
+    return moment is not None and moment <= now

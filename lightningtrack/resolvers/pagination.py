@@ -1,0 +1,200 @@
+"""Relay pagination with keyset cursors.
+
+A cursor holds the sort key of a row (its sort field and its id), never an offset, so
+rows inserted or deleted between two page fetches neither repeat nor skip other rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from lightningtrack.errors import BadUserInput
+
+T = TypeVar("T")
+# "int" is a 64-bit column (ids); "int32" and "int16" are narrower integer sort columns.
+Kind = Literal["int", "int32", "int16", "datetime"]
+_INT_BITS = {"int": 64, "int32": 32, "int16": 16}
+DEFAULT_PAGE = 50
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One sort field (with the id as the tie-breaker) and its direction."""
+
+    field: str
+    kind: Kind
+    descending: bool = False
+
+
+ID_ORDER = SortKey("id", "int")
+
+
+@dataclass(frozen=True)
+class PageArgs:
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    def validated(self, max_page: int = MAX_PAGE) -> PageArgs:
+        for name in ("first", "last"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= max_page:
+                raise BadUserInput(f"{name} must be between 0 and {max_page}.", field=name)
+        if self.first is not None and self.last is not None:
+            raise BadUserInput("Use first or last, not both.", field="last")
+        if self.first is None and self.last is None:
+            return PageArgs(DEFAULT_PAGE, self.after, None, self.before)
+        return self
+
+    @property
+    def forward(self) -> bool:
+        return self.last is None
+
+    @property
+    def size(self) -> int:
+        return self.first if self.first is not None else self.last or 0
+
+
+@dataclass
+class Page(Generic[T]):
+    rows: list[T]
+    cursors: list[str]
+    has_next: bool | Callable[[], Awaitable[bool]]
+    has_previous: bool | Callable[[], Awaitable[bool]]
+    count: Callable[[], Awaitable[int]]
+
+
+def _encode_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kinds: Sequence[Kind], field: str) -> list[Any]:
+    invalid = BadUserInput("This cursor is not valid here.", field=field)
+    if len(cursor) > 500:
+        raise invalid
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise invalid from None
+    if not isinstance(values, list) or len(values) != len(kinds):
+        raise invalid
+    decoded: list[Any] = []
+    for value, kind in zip(values, kinds, strict=True):
+        if kind in _INT_BITS:
+            # Out of the column's range, a value would fail in the database, not here.
+            limit = 2 ** (_INT_BITS[kind] - 1)
+            if not isinstance(value, int) or isinstance(value, bool) or not -limit <= value < limit:
+                raise invalid
+            decoded.append(value)
+        else:
+            try:
+                moment = datetime.fromisoformat(value)
+                if moment.tzinfo is None:
+                    raise invalid
+                # In UTC, as stored (SQLite compares text); out of range fails here.
+                decoded.append(moment.astimezone(UTC))
+            except (TypeError, ValueError, OverflowError):
+                raise invalid from None
+    return decoded
+
+
+def kinds(key: SortKey) -> list[Kind]:
+    return ["int"] if key.field == "id" else [key.kind, "int"]
+
+
+def key_fields(key: SortKey) -> list[str]:
+    return ["id"] if key.field == "id" else [key.field, "id"]
+
+
+def cursor_for(row: Any, key: SortKey) -> str:
+    if key.field == "id":
+        return encode_cursor([row.id])
+    return encode_cursor([getattr(row, key.field), row.id])
+
+
+def beyond(key: SortKey, values: list[Any], after: bool) -> Q:
+    """Rows strictly after (or before) the cursor in the order of ``key``."""
+    greater = after != key.descending
+    op = "gt" if greater else "lt"
+    if key.field == "id":
+        return Q(**{f"id__{op}": values[0]})
+    value, row_id = values
+    return Q(**{f"{key.field}__{op}": value}) | Q(**{key.field: value, f"id__{op}": row_id})
+
+
+def _ordering(key: SortKey, reverse: bool) -> list[str]:
+    descending = key.descending != reverse
+    sign = "-" if descending else ""
+    return [sign + f for f in key_fields(key)]
+
+
+async def paginate(queryset: QuerySet[Any], key: SortKey, args: PageArgs) -> Page[Any]:
+    """One page of ``queryset`` in the order of ``key``: one statement for the rows;
+    the total count and the far side's existence are fetched only if asked for."""
+    args = args.validated()
+    base = queryset
+    bounded = queryset
+    after_values = decode_cursor(args.after, kinds(key), "after") if args.after else None
+    before_values = decode_cursor(args.before, kinds(key), "before") if args.before else None
+    if after_values is not None:
+        bounded = bounded.filter(beyond(key, after_values, after=True))
+    if before_values is not None:
+        bounded = bounded.filter(beyond(key, before_values, after=False))
+    size = args.size
+    if size == 0:
+        rows: list[Any] = []
+        more = False
+    else:
+        fetched = await bounded.order_by(*_ordering(key, not args.forward)).limit(size + 1)
+        more = len(fetched) > size
+        rows = list(fetched[:size])
+        if not args.forward:
+            rows.reverse()
+
+    async def count() -> int:
+        total: int = await base.count()
+        return total
+
+    # Rows on the far side of the cursor the client came from (the cursor row itself
+    # counts, though it may since have been deleted), looked up only when asked for.
+    has_next: bool | Callable[[], Awaitable[bool]]
+    has_previous: bool | Callable[[], Awaitable[bool]]
+    if args.forward:
+        has_next = more
+        has_previous = _outside(base, key, after_values, after=True) if after_values else False
+    else:
+        has_previous = more
+        has_next = _outside(base, key, before_values, after=False) if before_values else False
+    return Page(
+        rows=rows,
+        cursors=[cursor_for(r, key) for r in rows],
+        has_next=has_next,
+        has_previous=has_previous,
+        count=count,
+    )
+
+
+def _outside(
+    base: QuerySet[Any], key: SortKey, values: list[Any], *, after: bool
+) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return bool(await base.filter(~beyond(key, values, after=after)).exists())
+
+    return check

@@ -1,0 +1,367 @@
+"""The tracker's types: projects, issues, comments, time entries, members, connections."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from inspect import isawaitable
+from typing import Any, Generic, Self, TypeVar
+
+import strawberry
+from strawberry import Private
+
+from lightningtrack.models import landlord
+from lightningtrack.models import workspace as models
+from lightningtrack.resolvers import comments, issues, projects, time_entries
+from lightningtrack.resolvers.issues import IssueFilter as IssueFilterArgs
+from lightningtrack.resolvers.pagination import Page, PageArgs
+from lightningtrack.schema.context import Info
+from lightningtrack.schema.types import Account, IssuePriority, IssueStatus, Node
+
+
+@strawberry.enum
+class OrderDirection(enum.Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.enum
+class IssueOrderField(enum.Enum):
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+    PRIORITY = "PRIORITY"
+    NUMBER = "NUMBER"
+
+
+@strawberry.input(name="IssueFilter")
+class IssueFilterInput:
+    project_id: strawberry.ID | None = None
+    status: list[IssueStatus] | None = None
+    priority: list[IssuePriority] | None = None
+    assignee_id: strawberry.ID | None = None
+    label: str | None = None
+    search: str | None = strawberry.field(
+        default=None, description="Case-insensitive, in title and description."
+    )
+    created_after: datetime | None = None
+    updated_after: datetime | None = None
+
+    def to_args(self) -> IssueFilterArgs:
+        return IssueFilterArgs(
+            project_id=self.project_id,
+            status=tuple(self.status) if self.status is not None else None,
+            priority=tuple(self.priority) if self.priority is not None else None,
+            assignee_id=self.assignee_id,
+            label=self.label,
+            search=self.search,
+            created_after=self.created_after,
+            updated_after=self.updated_after,
+        )
+
+
+@strawberry.input
+class IssueOrder:
+    field: IssueOrderField
+    direction: OrderDirection
+
+
+@strawberry.type
+class PageInfo:
+    page: Private[Page[Any]]
+    start_cursor: str | None
+    end_cursor: str | None
+
+    @strawberry.field
+    async def has_next_page(self) -> bool:
+        return await _flag(self.page.has_next)
+
+    @strawberry.field
+    async def has_previous_page(self) -> bool:
+        return await _flag(self.page.has_previous)
+
+    @classmethod
+    def of(cls, page: Page[Any]) -> PageInfo:
+        cursors = page.cursors
+        return cls(
+            page=page,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        )
+
+
+async def _flag(value: Any) -> bool:
+    if callable(value):
+        value = value()
+    if isawaitable(value):
+        value = await value
+    return bool(value)
+
+
+def page_args(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageArgs:
+    return PageArgs(first=first, after=after, last=last, before=before)
+
+
+async def _account(info: Info, account_id: Any) -> Account | None:
+    if account_id is None:
+        return None
+    account = await info.context.loaders.account_by_id.load(account_id)
+    return Account.from_model(account) if account else None
+
+
+@strawberry.type(name="Project")
+class Project(Node):
+    key: str = strawberry.field(description='E.g. "WEB": upper-case letters and digits.')
+    name: str
+    description: str | None
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+    model: Private[models.Project]
+
+    @classmethod
+    def from_model(cls, project: models.Project) -> Self:
+        return cls(
+            id=strawberry.ID(projects.global_id(project)),
+            key=project.key,
+            name=project.name,
+            description=project.description,
+            archived=project.archived,
+            created_at=project.created_at,
+            updated_at=project.updated_at,
+            model=project,
+        )
+
+    @strawberry.field
+    async def issues(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: IssueFilterInput | None = None,
+        order_by: IssueOrder | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> IssueConnection:
+        key = (
+            self.model.id,
+            page_args(first, after, last, before).validated(),
+            (filter.to_args() if filter else None, _order(order_by)),
+        )
+        page = await info.context.loaders.issue_page_by_project.load(key)
+        return connection(IssueConnection, page, Issue.from_model)
+
+    @strawberry.field
+    async def time_spent_seconds(self, info: Info) -> int:
+        return await info.context.loaders.time_spent_by_project.load(self.model.id)
+
+
+def _order(order_by: IssueOrder | None) -> Any:
+    if order_by is None:
+        return issues.sort_key(None, None)
+    return issues.sort_key(order_by.field.value, order_by.direction.value)
+
+
+@strawberry.type(name="Issue")
+class Issue(Node):
+    key: str = strawberry.field(description='Project key and number, e.g. "WEB-42".')
+    number: int
+    title: str
+    description: str | None
+    status: IssueStatus
+    priority: IssuePriority
+    estimate_seconds: int | None
+    created_at: datetime
+    updated_at: datetime
+    model: Private[models.Issue]
+
+    @classmethod
+    def from_model(cls, issue: models.Issue) -> Self:
+        return cls(
+            id=strawberry.ID(issues.global_id(issue)),
+            key=issues.issue_key(issue),
+            number=issue.number,
+            title=issue.title,
+            description=issue.description,
+            status=issue.status,
+            priority=issue.priority,
+            estimate_seconds=issue.estimate_seconds,
+            created_at=issue.created_at,
+            updated_at=issue.updated_at,
+            model=issue,
+        )
+
+    @strawberry.field
+    def project(self) -> Project:
+        return Project.from_model(self.model.project)
+
+    @strawberry.field
+    async def assignee(self, info: Info) -> Account | None:
+        return await _account(info, self.model.assignee_id)
+
+    @strawberry.field(description="Null once the creator's account is erased.")
+    async def creator(self, info: Info) -> Account | None:
+        return await _account(info, self.model.creator_id)
+
+    @strawberry.field
+    async def labels(self, info: Info) -> list[str]:
+        return await info.context.loaders.labels_by_issue.load(self.model.id)
+
+    @strawberry.field
+    async def comments(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> CommentConnection:
+        key = (self.model.id, page_args(first, after, last, before).validated(), None)
+        page = await info.context.loaders.comment_page_by_issue.load(key)
+        return connection(CommentConnection, page, Comment.from_model)
+
+    @strawberry.field
+    async def time_entries(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> TimeEntryConnection:
+        key = (self.model.id, page_args(first, after, last, before).validated(), None)
+        page = await info.context.loaders.time_entry_page_by_issue.load(key)
+        loader = info.context.loaders.time_spent_by_issue
+        issue_id = self.model.id
+
+        async def total() -> int:
+            return await loader.load(issue_id)
+
+        return connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)
+
+    @strawberry.field
+    async def time_spent_seconds(self, info: Info) -> int:
+        return await info.context.loaders.time_spent_by_issue.load(self.model.id)
+
+
+@strawberry.type(name="Comment")
+class Comment(Node):
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    model: Private[models.Comment]
+
+    @classmethod
+    def from_model(cls, comment: models.Comment) -> Self:
+        return cls(
+            id=strawberry.ID(comments.global_id(comment)),
+            body=comment.body,
+            created_at=comment.created_at,
+            updated_at=comment.updated_at,
+            model=comment,
+        )
+
+    @strawberry.field(description="Null once the author's account is erased.")
+    async def author(self, info: Info) -> Account | None:
+        return await _account(info, self.model.author_id)
+
+    @strawberry.field
+    async def issue(self, info: Info) -> Issue:
+        issue = await info.context.loaders.issue_by_id.load(self.model.issue_id)
+        assert issue is not None  # a comment goes with its issue
+        return Issue.from_model(issue)
+
+
+@strawberry.type(name="TimeEntry")
+class TimeEntry(Node):
+    started_at: datetime
+    duration_seconds: int
+    note: str | None
+    billable: bool
+    created_at: datetime
+    model: Private[models.TimeEntry]
+
+    @classmethod
+    def from_model(cls, entry: models.TimeEntry) -> Self:
+        return cls(
+            id=strawberry.ID(time_entries.global_id(entry)),
+            started_at=entry.started_at,
+            duration_seconds=entry.duration_seconds,
+            note=entry.note,
+            billable=entry.billable,
+            created_at=entry.created_at,
+            model=entry,
+        )
+
+    @strawberry.field(description="Who did the work; null once that account is erased.")
+    async def account(self, info: Info) -> Account | None:
+        return await _account(info, self.model.account_id)
+
+    @strawberry.field
+    async def issue(self, info: Info) -> Issue:
+        issue = await info.context.loaders.issue_by_id.load(self.model.issue_id)
+        assert issue is not None  # a time entry goes with its issue
+        return Issue.from_model(issue)
+
+
+@strawberry.type
+class Member:
+    account: Account
+    role: landlord.Role
+    joined_at: datetime
+
+    @classmethod
+    def from_model(cls, membership: landlord.Membership) -> Self:
+        return cls(
+            account=Account.from_model(membership.account),
+            role=membership.role,
+            joined_at=membership.joined_at,
+        )
+
+
+# Connections. Strawberry names Connection[Issue] "IssueConnection" and Edge[Issue]
+# "IssueEdge". Each holds its page; counts and far-side checks run only when selected.
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type
+class Edge(Generic[NodeT]):
+    cursor: str
+    node: NodeT
+
+
+@strawberry.type
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    nodes: list[NodeT]
+    page_info: PageInfo
+    page: Private[Page[Any]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.page.count()
+
+
+@strawberry.type
+class TimeEntryConnection(Connection[TimeEntry]):
+    total: Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="The sum of durationSeconds over every entry, all pages.")
+    async def total_seconds(self) -> int:
+        return await self.total()
+
+
+ProjectConnection = Connection[Project]
+IssueConnection = Connection[Issue]
+CommentConnection = Connection[Comment]
+
+C = TypeVar("C", bound=Connection[Any])
+
+
+def connection(cls: type[C], page: Page[Any], convert: Callable[[Any], Any], **extra: Any) -> C:
+    nodes = [convert(row) for row in page.rows]
+    edges = [Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
+    return cls(edges=edges, nodes=nodes, page_info=PageInfo.of(page), page=page, **extra)

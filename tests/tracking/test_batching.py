@@ -1,0 +1,169 @@
+"""Batched loading: a nested issue list costs the same number of SQL statements for 1 or 100.
+
+Statements are counted as Tortoise sends them: it logs each executed query on the
+"tortoise.db_client" logger at DEBUG ("%s: %s", query, values); its lines about opening
+and closing connections are not statements and are left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from lightningtrack.models.landlord import Role
+from lightningtrack.models.workspace import Comment, Issue, Label, TimeEntry
+from lightningtrack.tenancy.runtime import Tenancy
+from tests.conftest import Client
+from tests.tracking.conftest import (
+    account_id,
+    account_uuid,
+    create_project,
+    join,
+    seed_issues,
+    workspace_of,
+)
+
+NESTED = """
+query($first: Int) {
+  issues(first: $first) {
+    nodes {
+      key
+      project { key }
+      assignee { name }
+      creator { name }
+      labels
+      timeSpentSeconds
+      comments(first: 3) { totalCount nodes { author { name } } }
+    }
+  }
+}
+"""
+LABELS = ["backend", "bug", "frontend", "p1", "ui"]
+
+
+class _Statements(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.sent: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if not message.startswith(("Created connection", "Closed connection")):
+            self.sent.append(message)
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements sent inside the block."""
+    logger = logging.getLogger("tortoise.db_client")
+    handler = _Statements()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler.sent
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+async def seed(
+    tenancy: Tenancy, owner: Client, people: dict[str, uuid.UUID], count: int
+) -> dict[str, dict[str, Any]]:
+    """``count`` issues over two projects with assignees, creators, labels, comments by
+    several authors and time entries; returns what the nested query should answer.
+
+    Every issue has at least one of each, so that one issue alone exercises every loader,
+    and each has a comment by "Cy", who is nobody's assignee or creator: the authors'
+    accounts cost a statement of their own for one issue as for a hundred.
+    """
+    workers = ["Ada", "Bo", "Mia", "Owner"]
+    web = await create_project(owner, "WEB")
+    api = await create_project(owner, "API")
+    half = count // 2
+    specs: dict[str, list[dict[str, Any]]] = {"WEB": [], "API": []}
+    for n in range(count):
+        specs["WEB" if n < half else "API"].append(
+            {
+                "title": f"Issue {n}",
+                "assignee_id": None if n % 4 == 3 else people[workers[n % 4]],
+                "creator_id": people[workers[(n + 1) % 4]],
+            }
+        )
+    await seed_issues(tenancy, owner, web["id"], specs["WEB"])
+    await seed_issues(tenancy, owner, api["id"], specs["API"])
+
+    by_id = {uuid_: name for name, uuid_ in people.items()}
+    expected: dict[str, dict[str, Any]] = {}
+    started = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    async with tenancy.workspace(await workspace_of(owner)):
+        labels = [await Label.create(name=name) for name in LABELS]
+        issues = await Issue.all().select_related("project").order_by("id")
+        comments: list[Comment] = []
+        entries: list[TimeEntry] = []
+        for n, issue in enumerate(issues):
+            chosen = [labels[(n + k) % len(labels)] for k in range(n % 3 + 1)]
+            await issue.labels.add(*chosen)
+            authors = ["Cy", *(workers[(n + k) % 4] for k in range(n % 5))]
+            comments += [
+                Comment(issue_id=issue.id, author_id=people[a], body=f"c{k}")
+                for k, a in enumerate(authors)
+            ]
+            durations = [60 * (k + 1) for k in range(n % 3 + 1)]
+            entries += [
+                TimeEntry(
+                    issue_id=issue.id,
+                    account_id=people[workers[k % 4]],
+                    started_at=started + timedelta(hours=k),
+                    duration_seconds=seconds,
+                )
+                for k, seconds in enumerate(durations)
+            ]
+            key = f"{issue.project.key}-{issue.number}"
+            expected[key] = {
+                "key": key,
+                "project": {"key": issue.project.key},
+                "assignee": {"name": by_id[issue.assignee_id]} if issue.assignee_id else None,
+                "creator": {"name": by_id[issue.creator_id]} if issue.creator_id else None,
+                "labels": sorted(label.name for label in chosen),
+                "timeSpentSeconds": sum(durations),
+                "comments": {
+                    "totalCount": len(authors),
+                    "nodes": [{"author": {"name": a}} for a in authors[:3]],
+                },
+            }
+        await Comment.bulk_create(comments)
+        await TimeEntry.bulk_create(entries)
+    return expected
+
+
+async def test_nested_issue_list_costs_the_same_for_one_and_a_hundred(
+    tenancy: Tenancy, make_client: Any, owner: Client, member: Client, admin: Client
+) -> None:
+    """No N+1: projects, accounts, labels, time, comment pages and their authors are each
+    loaded for the whole page at once, so 100 issues take as many statements as 1."""
+    extra = [await join(make_client, owner, Role.MEMBER, name) for name in ("Bo", "Cy")]
+    clients = {"Owner": owner, "Mia": member, "Ada": admin, "Bo": extra[0], "Cy": extra[1]}
+    people = {name: account_uuid(await account_id(c)) for name, c in clients.items()}
+    expected = await seed(tenancy, owner, people, 110)
+
+    await owner.gql(NESTED, {"first": 1})  # warm up: session touch, pools, caches
+    with statements() as one:
+        small = await owner.gql(NESTED, {"first": 1})
+    with statements() as hundred:
+        large = await owner.gql(NESTED, {"first": 100})
+
+    assert len(small["issues"]["nodes"]) == 1
+    assert len(large["issues"]["nodes"]) == 100
+    assert len(one) == len(hundred), "\n".join(["N=1:", *one, "N=100:", *hundred])
+    assert len(hundred) <= 15, "\n".join(hundred)
+
+    # Batching must not mix up whose row is whose.
+    for got in large["issues"]["nodes"]:
+        assert got == expected[got["key"]], got["key"]
+    assert any(n["comments"]["totalCount"] > 3 for n in large["issues"]["nodes"])
+    assert len({n["creator"]["name"] for n in large["issues"]["nodes"]}) == 4
