@@ -20,6 +20,7 @@ from lightningtrack.settings import Settings, load_settings
 from lightningtrack.tenancy import migration
 from lightningtrack.tenancy.config import LANDLORD
 from lightningtrack.tenancy.runtime import Tenancy
+from lightningtrack.transport import TransportGuard
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(TransportGuard, settings=settings)
     app.state.settings = settings
     app.state.tenancy = tenancy
     app.state.jobs = jobs

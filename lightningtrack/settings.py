@@ -113,6 +113,11 @@ class Settings:
     graphiql: bool = True
     introspection: bool = True
     mail_from: str = "LightningTrack <no-reply@localhost>"
+    max_depth: int = 12
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_cost: int = 10_000
+    max_body_bytes: int = 1_048_576
     deletion_grace_days: int = 7
     sweep_interval_seconds: int = 60
 
@@ -301,6 +306,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mail_from=env.get("LT_MAIL_FROM") or "LightningTrack <no-reply@localhost>",
         deletion_grace_days=grace,
         sweep_interval_seconds=_int(env, "LT_SWEEP_INTERVAL", 60, minimum=1),
+        max_depth=_int(env, "LT_MAX_DEPTH", 12, minimum=1),
+        max_aliases=_int(env, "LT_MAX_ALIASES", 15, minimum=0),
+        max_tokens=_int(env, "LT_MAX_TOKENS", 2000, minimum=10),
+        max_cost=_int(env, "LT_MAX_COST", 10_000, minimum=1),
+        max_body_bytes=_int(env, "LT_MAX_BODY_BYTES", 1_048_576, minimum=1024),
         graphiql=_bool(env, "LT_GRAPHIQL", not production),
         introspection=_bool(env, "LT_INTROSPECTION", not production),
     )

@@ -208,3 +208,50 @@ class WorkspaceTombstone(Model):
     class Meta:
         app = "landlord"
         table = "workspace_tombstone"
+
+
+class ApiKey(Model):
+    """An integrator's key: only the SHA-256 of its secret is stored, with its prefix."""
+
+    id = fields.UUIDField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "landlord.Workspace", related_name="api_keys", on_delete=fields.CASCADE
+    )
+    workspace_id: uuid.UUID
+    created_by: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "landlord.Account", related_name="api_keys", on_delete=fields.CASCADE
+    )
+    created_by_id: uuid.UUID
+    name = fields.CharField(max_length=100)
+    prefix = fields.CharField(max_length=16)
+    secret_hash = fields.CharField(max_length=64, unique=True)
+    scopes = fields.CharField(max_length=40)  # comma-separated ApiKeyScope values
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "landlord"
+        table = "api_key"
+
+
+class Invitation(Model):
+    id = fields.UUIDField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "landlord.Workspace", related_name="invitations", on_delete=fields.CASCADE
+    )
+    workspace_id: uuid.UUID
+    email = fields.CharField(max_length=320)
+    email_key = fields.CharField(max_length=320)
+    role = fields.CharEnumField(Role, max_length=10)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    invited_by: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
+        "landlord.Account", related_name="invitations_sent", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(db_index=True)
+    accepted_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "landlord"
+        table = "invitation"

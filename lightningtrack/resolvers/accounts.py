@@ -8,11 +8,13 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from lightningtrack.errors import BadUserInput, Conflict, Unauthenticated
 from lightningtrack.models.landlord import Account, AccountToken, Session
 from lightningtrack.resolvers import mail, passwords, tokens
 from lightningtrack.settings import Settings
+from lightningtrack.tenancy.config import LANDLORD
 
 log = logging.getLogger(__name__)
 RESET_LIMIT = 3
@@ -89,13 +91,16 @@ async def request_password_reset(settings: Settings, email: str) -> None:
     account = await Account.get_or_none(email_key=key) if len(key) <= 320 else None
     if account is None:
         return
-    if await tokens.recent_count(tokens.PASSWORD_RESET, key, RESET_WINDOW) >= RESET_LIMIT:
-        log.info("password reset for an account refused: %s in the last hour", RESET_LIMIT)
-        return
-    token = await tokens.issue(account, tokens.PASSWORD_RESET)
-    await mail.queue(
-        account.email, mail.password_reset(account.name, _link(settings, "/reset-password", token))
-    )
+    async with in_transaction(LANDLORD):
+        # The account's row stays locked until commit (SQLite: the one writer), so
+        # concurrent requests count each other's tokens: a burst cannot pass the limit.
+        await Account.select_for_update().filter(id=account.id).first()
+        if await tokens.recent_count(tokens.PASSWORD_RESET, key, RESET_WINDOW) >= RESET_LIMIT:
+            log.info("password reset for an account refused: %s in the last hour", RESET_LIMIT)
+            return
+        token = await tokens.issue(account, tokens.PASSWORD_RESET)
+        link = _link(settings, "/reset-password", token)
+        await mail.queue(account.email, mail.password_reset(account.name, link))
 
 
 async def reset_password(token: str, new_password: str) -> Account:

@@ -114,9 +114,13 @@ async def request_access_report(account: Account) -> DataExport:
     return await _request(DataExportKind.ACCESS_REPORT, account_id=account.id)
 
 
-async def visible_exports(account: Account, membership: Membership | None) -> list[DataExport]:
+async def visible_exports(
+    account: Account, membership: Membership | None, personal: bool = True
+) -> list[DataExport]:
     """The viewer's access reports, and the bound workspace's exports for its admins."""
-    mine = await DataExport.filter(account_id=account.id).order_by("-created_at")
+    mine = (
+        await DataExport.filter(account_id=account.id).order_by("-created_at") if personal else []
+    )
     if membership is None or not permissions.has_role(membership, Role.ADMIN):
         return list(mine)
     theirs = await DataExport.filter(workspace_id=membership.workspace_id).order_by("-created_at")
@@ -124,10 +128,10 @@ async def visible_exports(account: Account, membership: Membership | None) -> li
 
 
 async def get_visible(
-    account: Account, membership: Membership | None, global_id: str
+    account: Account, membership: Membership | None, global_id: str, personal: bool = True
 ) -> DataExport:
     export_id = ids.decode_uuid(global_id, TYPE)
-    for export in await visible_exports(account, membership):
+    for export in await visible_exports(account, membership, personal):
         if export.id == export_id:
             return export
     raise NotFound("No DataExport with this id.")

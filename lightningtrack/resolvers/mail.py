@@ -158,3 +158,15 @@ def trial_expired(workspace_name: str, when: datetime) -> Mail:
             f"Unless a plan is chosen, it will be deleted on {_date(when)}.",
         ),
     )
+
+
+def invitation(inviter: str, workspace_name: str, role: str, link: str) -> Mail:
+    return Mail(
+        "invitation",
+        f"{inviter} invited you to {workspace_name} on LightningTrack",
+        (
+            f"{inviter} invited you to join the workspace {workspace_name} as {role.lower()}.",
+            "The invitation is valid for 7 days and can be used once.",
+        ),
+        ("Accept the invitation", link),
+    )

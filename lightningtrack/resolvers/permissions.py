@@ -28,6 +28,10 @@ _RANK = {Role.GUEST: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
 READ_ONLY_STATUSES = frozenset({WorkspaceStatus.TRIAL_EXPIRED, WorkspaceStatus.CANCELLED})
 
 
+def rank(role: Role) -> int:
+    return _RANK[Role(role)]
+
+
 def has_role(membership: Membership, minimum: Role) -> bool:
     return _RANK[Role(membership.role)] >= _RANK[minimum]
 

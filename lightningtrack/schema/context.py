@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from lightningtrack.errors import AppError, Unauthenticated, WorkspaceRequired
+from lightningtrack.errors import AppError, Forbidden, Unauthenticated, WorkspaceRequired
 from lightningtrack.schema.loaders import Loaders
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from lightningtrack.jobs.runner import Runner
-    from lightningtrack.models.landlord import Account, Membership, Session, Workspace
+    from lightningtrack.models.landlord import Account, ApiKey, Membership, Session, Workspace
     from lightningtrack.settings import Settings
     from lightningtrack.tenancy.runtime import Tenancy
 
@@ -29,6 +29,7 @@ class Context:
     jobs: Runner
     request_id: str
     session: Session | None = None
+    api_key: ApiKey | None = None
     account: Account | None = None
     membership: Membership | None = None
     # Why the request has no workspace although it asked for one (bad slug, no sign-in).
@@ -46,6 +47,13 @@ class Context:
         if self.account is None:
             raise Unauthenticated()
         return self.account
+
+    def require_session(self) -> Account:
+        """The signed-in account, for what an API key may not do (account-level changes)."""
+        account = self.require_account()
+        if self.api_key is not None:
+            raise Forbidden("This needs a signed-in session, not an API key.")
+        return account
 
     def require_membership(self) -> Membership:
         self.require_account()

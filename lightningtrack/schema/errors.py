@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
@@ -20,6 +21,8 @@ from lightningtrack.errors import AppError
 
 log = logging.getLogger("lightningtrack.errors")
 UNEXPECTED = "Unexpected error."
+_SUGGESTION = re.compile(r" Did you mean .*\?$")
+_TOO_MANY_TOKENS = "Document contains more than"
 
 
 def _with_extensions(
@@ -36,14 +39,22 @@ def _with_extensions(
     )
 
 
-def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
+def classify(
+    error: GraphQLError, request_id: str | None, hide_suggestions: bool = False
+) -> GraphQLError:
     original = error.original_error
     if isinstance(original, AppError):
         return error
     if original is None or (isinstance(original, GraphQLError) and not error.path):
         if error.extensions and "code" in error.extensions:
             return error
-        return _with_extensions(error, error.message, {"code": "BAD_USER_INPUT"})
+        message = error.message
+        if hide_suggestions:
+            # Suggestions would reveal the schema where introspection is off.
+            message = _SUGGESTION.sub("", message)
+        # graphql-core's parser stops at the token limit with a syntax error of its own.
+        code = "QUERY_TOO_COMPLEX" if _TOO_MANY_TOKENS in message else "BAD_USER_INPUT"
+        return _with_extensions(error, message, {"code": code})
     log.error(
         "unexpected error in %s",
         ".".join(str(p) for p in error.path or []) or "operation",
@@ -65,4 +76,6 @@ class ErrorCodes(SchemaExtension):
             return
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
-        result.errors = [classify(e, request_id) for e in errors]  # type: ignore[union-attr]
+        settings = getattr(context, "settings", None)
+        hide = bool(settings is not None and not settings.introspection)
+        result.errors = [classify(e, request_id, hide) for e in errors]  # type: ignore[union-attr]

@@ -29,7 +29,8 @@ from lightningtrack.schema.inputs import (
     provided,
 )
 from lightningtrack.schema.privacy import PrivacyMutation
-from lightningtrack.schema.tracking import Comment, Issue, Project, TimeEntry
+from lightningtrack.schema.team import TeamMutation
+from lightningtrack.schema.tracking import Comment, DeletePayload, Issue, Project, TimeEntry
 from lightningtrack.schema.types import Account, AccountPayload, Workspace, WorkspacePayload
 
 
@@ -82,7 +83,7 @@ class AccountMutation:
 
     @strawberry.mutation(description="Creates a workspace with a database of its own.")
     async def workspace_create(self, info: Info, input: WorkspaceCreateInput) -> WorkspacePayload:
-        account = info.context.require_account()
+        account = info.context.require_session()
         region = input.region.value if input.region else None
         workspace = await workspaces.create_workspace(
             info.context.settings, account, input.name, input.slug, region
@@ -109,11 +110,6 @@ class CommentPayload:
 @strawberry.type
 class TimeEntryPayload:
     time_entry: TimeEntry
-
-
-@strawberry.type
-class DeletePayload:
-    deleted_id: strawberry.ID
 
 
 @strawberry.type
@@ -194,5 +190,5 @@ class TrackingMutation:
 
 
 @strawberry.type
-class Mutation(AccountMutation, TrackingMutation, PrivacyMutation):
+class Mutation(AccountMutation, TrackingMutation, PrivacyMutation, TeamMutation):
     pass

@@ -57,14 +57,16 @@ class PrivacyQuery:
     )
     async def data_exports(self, info: Info) -> list[DataExport]:
         account = info.context.require_account()
-        found = await exports.visible_exports(account, info.context.membership)
+        personal = info.context.api_key is None  # a workspace's key sees workspace exports only
+        found = await exports.visible_exports(account, info.context.membership, personal)
         return [DataExport.from_model(info, e) for e in found]
 
     @strawberry.field
     async def data_export(self, info: Info, id: strawberry.ID) -> DataExport | None:
         account = info.context.require_account()
+        personal = info.context.api_key is None
         try:
-            export = await exports.get_visible(account, info.context.membership, id)
+            export = await exports.get_visible(account, info.context.membership, id, personal)
         except NotFound:
             return None
         return DataExport.from_model(info, export)
@@ -96,7 +98,7 @@ class PrivacyMutation:
 
     @strawberry.mutation(description="Rectification of the viewer's name and email.")
     async def account_update(self, info: Info, input: AccountUpdateInput) -> AccountPayload:
-        account = info.context.require_account()
+        account = info.context.require_session()
         updated = await accounts.update_account(
             info.context.settings, account, input.name, input.email
         )
@@ -104,18 +106,18 @@ class PrivacyMutation:
 
     @strawberry.mutation(description="Schedules the erasure of the viewer's account.")
     async def account_delete(self, info: Info, password: str) -> AccountPayload:
-        account = info.context.require_account()
+        account = info.context.require_session()
         updated = await erasure.schedule_account_deletion(info.context.settings, account, password)
         return AccountPayload(account=Account.from_model(updated))
 
     @strawberry.mutation
     async def account_deletion_cancel(self, info: Info) -> AccountPayload:
-        account = await erasure.cancel_account_deletion(info.context.require_account())
+        account = await erasure.cancel_account_deletion(info.context.require_session())
         return AccountPayload(account=Account.from_model(account))
 
     @strawberry.mutation(description="A copy of all data held about the viewer, as an archive.")
     async def access_report_create(self, info: Info) -> DataExport:
-        export = await exports.request_access_report(info.context.require_account())
+        export = await exports.request_access_report(info.context.require_session())
         return DataExport.from_model(info, export)
 
     @strawberry.mutation(description="Owner only; schedules the erasure of the workspace.")

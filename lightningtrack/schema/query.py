@@ -21,6 +21,7 @@ from lightningtrack.resolvers import (
 from lightningtrack.schema.context import Info
 from lightningtrack.schema.inputs import TimeEntryFilterInput
 from lightningtrack.schema.privacy import PrivacyQuery
+from lightningtrack.schema.team import TeamQuery
 from lightningtrack.schema.tracking import (
     Comment,
     Issue,
@@ -65,7 +66,7 @@ async def _scoped_node(info: Info, type_name: str, global_id: str) -> Node | Non
 
 
 @strawberry.type
-class Query(PrivacyQuery):
+class Query(PrivacyQuery, TeamQuery):
     @strawberry.field(description="The signed-in account; null when not signed in.")
     def viewer(self, info: Info) -> Account | None:
         account = info.context.account
@@ -74,6 +75,8 @@ class Query(PrivacyQuery):
     @strawberry.field(description="The viewer's workspaces.")
     async def workspaces(self, info: Info) -> list[Workspace]:
         account = info.context.require_account()
+        if info.context.api_key is not None:  # a key knows its own workspace only
+            return [Workspace.from_membership(info.context.require_membership())]
         return [Workspace.from_membership(m) for m in await workspaces.memberships_of(account)]
 
     @strawberry.field(description="The bound workspace.")

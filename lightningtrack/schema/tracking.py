@@ -307,6 +307,11 @@ class TimeEntry(Node):
 
 
 @strawberry.type
+class DeletePayload:
+    deleted_id: strawberry.ID
+
+
+@strawberry.type
 class Member:
     account: Account
     role: landlord.Role

@@ -16,11 +16,12 @@ from strawberry.types import ExecutionResult
 
 from lightningtrack.errors import AppError, Unauthenticated
 from lightningtrack.jobs.runner import Runner
-from lightningtrack.resolvers import sessions, workspaces
+from lightningtrack.resolvers import api_keys, sessions, workspaces
 from lightningtrack.resolvers.effects import collecting
 from lightningtrack.schema import build_schema
 from lightningtrack.schema.context import Context
 from lightningtrack.schema.errors import classify
+from lightningtrack.schema.limits import Limits
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 
@@ -36,8 +37,14 @@ def _request_id(offered: str | None) -> str:
 
 class GraphQLView(GraphQL[Context, None]):
     def __init__(self, settings: Settings, tenancy: Tenancy, jobs: Runner) -> None:
+        limits = Limits(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
+        )
         super().__init__(
-            build_schema(),
+            build_schema(limits, settings.introspection),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
         )
@@ -63,14 +70,24 @@ class GraphQLView(GraphQL[Context, None]):
         response.headers["x-request-id"] = context.request_id
         request.state.request_id = context.request_id
         authorization = request.headers.get("authorization")
-        if authorization:
-            context.auth_error = Unauthenticated("API keys are not accepted yet.")
-        else:
-            cookie = request.cookies.get(self.settings.session_cookie_name)
-            session = await sessions.find_session(self.settings, cookie)
-            if session is not None:
-                context.session = session
-                context.account = session.account
+        if authorization is not None:
+            scheme, _, secret = authorization.partition(" ")
+            try:
+                if scheme.lower() != "bearer":
+                    raise Unauthenticated("Use Authorization: Bearer <API key>.")
+                auth = await api_keys.authenticate(secret.strip())
+            except AppError as error:
+                context.auth_error = error
+                return context
+            context.api_key = auth.key
+            context.account = auth.membership.account
+            context.membership = auth.membership
+            return context
+        cookie = request.cookies.get(self.settings.session_cookie_name)
+        session = await sessions.find_session(self.settings, cookie)
+        if session is not None:
+            context.session = session
+            context.account = session.account
         slug = request.headers.get("x-workspace")
         if slug:
             if context.account is None:
@@ -102,5 +119,6 @@ class GraphQLView(GraphQL[Context, None]):
         # ErrorCodes never sees it; classify is idempotent, so every error passes it here.
         if result.errors:
             request_id = getattr(request.state, "request_id", None)
-            result.errors = [classify(error, request_id) for error in result.errors]
+            hide = not self.settings.introspection
+            result.errors = [classify(error, request_id, hide) for error in result.errors]
         return await super().process_result(request, result)

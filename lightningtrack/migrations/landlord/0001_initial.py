@@ -96,6 +96,23 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='ApiKey',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('workspace', fields.ForeignKeyField('landlord.Workspace', source_field='workspace_id', db_constraint=True, to_field='id', related_name='api_keys', on_delete=OnDelete.CASCADE)),
+                ('created_by', fields.ForeignKeyField('landlord.Account', source_field='created_by_id', db_constraint=True, to_field='id', related_name='api_keys', on_delete=OnDelete.CASCADE)),
+                ('name', fields.CharField(max_length=100)),
+                ('prefix', fields.CharField(max_length=16)),
+                ('secret_hash', fields.CharField(unique=True, max_length=64)),
+                ('scopes', fields.CharField(max_length=40)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('last_used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'api_key', 'app': 'landlord', 'pk_attr': 'id', 'table_description': "An integrator's key: only the SHA-256 of its secret is stored, with its prefix."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='DataExport',
             fields=[
                 ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
@@ -111,6 +128,23 @@ class Migration(migrations.Migration):
                 ('expires_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'data_export', 'app': 'landlord', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Invitation',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('workspace', fields.ForeignKeyField('landlord.Workspace', source_field='workspace_id', db_constraint=True, to_field='id', related_name='invitations', on_delete=OnDelete.CASCADE)),
+                ('email', fields.CharField(max_length=320)),
+                ('email_key', fields.CharField(max_length=320)),
+                ('role', fields.CharEnumField(description='OWNER: OWNER\nADMIN: ADMIN\nMEMBER: MEMBER\nGUEST: GUEST', enum_type=Role, max_length=10)),
+                ('token_hash', fields.CharField(unique=True, max_length=64)),
+                ('invited_by', fields.ForeignKeyField('landlord.Account', source_field='invited_by_id', null=True, db_constraint=True, to_field='id', related_name='invitations_sent', on_delete=OnDelete.SET_NULL)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('expires_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('accepted_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'invitation', 'app': 'landlord', 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

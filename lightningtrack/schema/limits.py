@@ -1,0 +1,180 @@
+"""Limits that keep the API standing, checked before execution, and the API-key rules.
+
+Depth, aliases and cost are measured on the operation with its fragments expanded (a
+fragment used twice counts twice; a fragment cycle, already refused by validation, is
+not followed). A connection costs its page size (``first``/``last``, else the default)
+times one plus what is selected inside it; any other field with a selection costs one
+plus its children. Introspection fields are left to the introspection switch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+)
+from strawberry.extensions import SchemaExtension
+
+from lightningtrack.errors import AppError
+from lightningtrack.resolvers.api_keys import ApiKeyScope, scopes_of
+from lightningtrack.resolvers.pagination import DEFAULT_PAGE
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 12
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_cost: int = 10_000
+
+
+@dataclass
+class Measure:
+    depth: int = 0
+    aliases: int = 0
+    cost: int = 0
+
+
+def _too_complex(message: str, **extra: Any) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX", **extra})
+
+
+class _Walker:
+    def __init__(
+        self,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+        connections: frozenset[str],
+    ) -> None:
+        self.fragments = fragments
+        self.variables = variables
+        self.connections = connections
+
+    def page_size(self, field: FieldNode) -> int:
+        for argument in field.arguments or ():
+            if argument.name.value in ("first", "last"):
+                value = argument.value
+                if isinstance(value, IntValueNode):
+                    return max(0, int(value.value))
+                if isinstance(value, VariableNode):
+                    given = self.variables.get(value.name.value)
+                    if isinstance(given, int):
+                        return max(0, given)
+        return DEFAULT_PAGE
+
+    def walk(self, selection_set: SelectionSetNode | None, seen: frozenset[str]) -> Measure:
+        total = Measure()
+        if selection_set is None:
+            return total
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value.startswith("__"):
+                    continue
+                child = self.walk(selection.selection_set, seen)
+                total.aliases += child.aliases + (1 if selection.alias else 0)
+                total.depth = max(total.depth, child.depth + 1)
+                if selection.name.value in self.connections:
+                    total.cost += self.page_size(selection) * (1 + child.cost)
+                elif selection.selection_set is not None:
+                    total.cost += 1 + child.cost
+            else:
+                if isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.fragments.get(name)
+                    if fragment is None or name in seen:
+                        continue
+                    child = self.walk(fragment.selection_set, seen | {name})
+                else:
+                    assert isinstance(selection, InlineFragmentNode)
+                    child = self.walk(selection.selection_set, seen)
+                total.aliases += child.aliases
+                total.depth = max(total.depth, child.depth)
+                total.cost += child.cost
+        return total
+
+
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name and o.name.value == name), None)
+
+
+def measure(
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any],
+    connections: frozenset[str],
+) -> Measure:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    return _Walker(fragments, variables, connections).walk(operation.selection_set, frozenset())
+
+
+def policy_extension(limits: Limits) -> type[SchemaExtension]:
+    """The extension class for these limits (a class, built once per schema)."""
+
+    class RequestPolicy(SchemaExtension):
+        # Set once the schema is built: the fields that return connections.
+        connections: frozenset[str] = frozenset()
+        cost: int | None = None
+
+        def on_execute(self) -> Iterator[None]:
+            execution = self.execution_context
+            context = execution.context
+            auth_error = getattr(context, "auth_error", None)
+            if isinstance(auth_error, AppError):
+                # A bad or revoked API key fails the whole request, whatever it asks.
+                raise GraphQLError(auth_error.message, extensions=auth_error.extensions)
+            document = execution.graphql_document
+            assert document is not None
+            operation = operation_of(document, execution.operation_name)
+            if operation is not None:
+                key = getattr(context, "api_key", None)
+                if (
+                    operation.operation == OperationType.MUTATION
+                    and key is not None
+                    and not set(scopes_of(key)) & {ApiKeyScope.WRITE, ApiKeyScope.ADMIN}
+                ):
+                    raise GraphQLError(
+                        "A READ key cannot run mutations.", extensions={"code": "FORBIDDEN"}
+                    )
+                found = measure(document, operation, execution.variables or {}, self.connections)
+                if found.depth > limits.max_depth:
+                    raise _too_complex(
+                        f"The query is {found.depth} levels deep; at most {limits.max_depth}."
+                    )
+                if found.aliases > limits.max_aliases:
+                    raise _too_complex(
+                        f"The query uses {found.aliases} aliases; at most {limits.max_aliases}."
+                    )
+                if found.cost > limits.max_cost:
+                    raise _too_complex(
+                        f"The query would cost {found.cost}; at most {limits.max_cost}.",
+                        cost=found.cost,
+                        maxCost=limits.max_cost,
+                    )
+                self.cost = found.cost
+            yield
+
+        def get_results(self) -> dict[str, Any]:
+            asked = (self.execution_context.operation_extensions or {}).get("cost")
+            if not asked or self.cost is None:
+                return {}
+            return {"cost": {"requestedQueryCost": self.cost, "maximumAvailable": limits.max_cost}}
+
+    return RequestPolicy
