@@ -15,6 +15,7 @@ from tortoise.connection import get_connection
 
 from lightningtrack.jobs.runner import InProcessRunner, Runner, sweep_forever
 from lightningtrack.resolvers import exports
+from lightningtrack.resolvers.ratelimit import RateLimiter
 from lightningtrack.schema.view import GraphQLView
 from lightningtrack.settings import Settings, load_settings
 from lightningtrack.tenancy import migration
@@ -47,7 +48,8 @@ def create_app(
     owned = tenancy is None
     tenancy = tenancy or Tenancy(settings)
     jobs = runner or make_runner(settings, tenancy)
-    view = GraphQLView(settings, tenancy, jobs)
+    limiter = RateLimiter(settings)
+    view = GraphQLView(settings, tenancy, jobs, limiter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -69,6 +71,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweep
             await jobs.close()
+            await limiter.close()
             await tenancy.stop()
 
     async def healthz(request: Request) -> JSONResponse:

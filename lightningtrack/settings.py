@@ -118,6 +118,9 @@ class Settings:
     max_tokens: int = 2000
     max_cost: int = 10_000
     max_body_bytes: int = 1_048_576
+    rate_limit_per_minute: int = 600
+    rate_limit_burst: int = 120
+    redis_url: str | None = None
     deletion_grace_days: int = 7
     sweep_interval_seconds: int = 60
 
@@ -244,6 +247,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     broker_url = _optional(env, "LT_BROKER_URL")
     if broker_url and not broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
         raise SettingsError("LT_BROKER_URL must start with redis:// or amqp://.")
+    redis_url = _optional(env, "LT_REDIS_URL")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://")):
+        raise SettingsError("LT_REDIS_URL must start with redis:// or rediss://.")
+    if redis_url is None and broker_url and broker_url.startswith(("redis://", "rediss://")):
+        redis_url = broker_url
     smtp_url = _optional(env, "LT_SMTP_URL")
     if smtp_url:
         if not smtp_url.startswith(("smtp://", "smtps://")):
@@ -311,6 +319,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_tokens=_int(env, "LT_MAX_TOKENS", 2000, minimum=10),
         max_cost=_int(env, "LT_MAX_COST", 10_000, minimum=1),
         max_body_bytes=_int(env, "LT_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+        rate_limit_per_minute=_int(env, "LT_RATE_LIMIT_PER_MINUTE", 600, minimum=1),
+        rate_limit_burst=_int(env, "LT_RATE_LIMIT_BURST", 120, minimum=1),
+        redis_url=redis_url,
         graphiql=_bool(env, "LT_GRAPHIQL", not production),
         introspection=_bool(env, "LT_INTROSPECTION", not production),
     )

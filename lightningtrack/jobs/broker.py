@@ -55,6 +55,10 @@ class WorkerRuntime(Middleware):
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         if self._sweep is not None:
             self._sweep.cancel()
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # Only once the worker threads have finished their jobs (they need the database),
+        # and before the AsyncIO middleware stops the loop (``after`` runs in reverse order).
         loop_thread = get_event_loop_thread()
         if loop_thread is not None:
             loop_thread.run_coroutine(self.tenancy.stop())

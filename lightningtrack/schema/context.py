@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from lightningtrack.jobs.runner import Runner
     from lightningtrack.models.landlord import Account, ApiKey, Membership, Session, Workspace
+    from lightningtrack.resolvers.ratelimit import RateLimiter
     from lightningtrack.settings import Settings
     from lightningtrack.tenancy.runtime import Tenancy
 
@@ -27,6 +28,7 @@ class Context:
     settings: Settings
     tenancy: Tenancy
     jobs: Runner
+    limiter: RateLimiter
     request_id: str
     session: Session | None = None
     api_key: ApiKey | None = None
@@ -35,6 +37,8 @@ class Context:
     # Why the request has no workspace although it asked for one (bad slug, no sign-in).
     workspace_error: AppError | None = None
     auth_error: AppError | None = None
+    # Set when the request is over its rate limit: the whole request is refused.
+    rate_error: AppError | None = None
     loaders: Loaders = field(default_factory=Loaders)
 
     @property
@@ -47,6 +51,10 @@ class Context:
         if self.account is None:
             raise Unauthenticated()
         return self.account
+
+    @property
+    def client_ip(self) -> str:
+        return self.request.client.host if self.request.client else "unknown"
 
     def require_session(self) -> Account:
         """The signed-in account, for what an API key may not do (account-level changes)."""

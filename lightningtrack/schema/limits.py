@@ -136,10 +136,13 @@ def policy_extension(limits: Limits) -> type[SchemaExtension]:
         def on_execute(self) -> Iterator[None]:
             execution = self.execution_context
             context = execution.context
-            auth_error = getattr(context, "auth_error", None)
-            if isinstance(auth_error, AppError):
-                # A bad or revoked API key fails the whole request, whatever it asks.
-                raise GraphQLError(auth_error.message, extensions=auth_error.extensions)
+            for refusal in (
+                getattr(context, "auth_error", None),
+                getattr(context, "rate_error", None),
+            ):
+                if isinstance(refusal, AppError):
+                    # A bad or revoked key, or a spent rate limit, fails the whole request.
+                    raise GraphQLError(refusal.message, extensions=refusal.extensions)
             document = execution.graphql_document
             assert document is not None
             operation = operation_of(document, execution.operation_name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from lightningtrack.errors import Unauthenticated
 from lightningtrack.models.landlord import Account as AccountModel
 from lightningtrack.resolvers import (
     accounts,
@@ -63,8 +64,16 @@ class AccountMutation:
 
     @strawberry.mutation(description="Starts a session (with a new session id).")
     async def sign_in(self, info: Info, input: SignInInput) -> AccountPayload:
-        account = await accounts.authenticate(input.email, input.password)
-        await _start_session(info.context, account)
+        context = info.context
+        email_key = input.email.strip().casefold()[:320]
+        await context.limiter.before_sign_in(email_key, context.client_ip)
+        try:
+            account = await accounts.authenticate(input.email, input.password)
+        except Unauthenticated:
+            await context.limiter.sign_in_failed(email_key, context.client_ip)
+            raise
+        await context.limiter.sign_in_succeeded(email_key)
+        await _start_session(context, account)
         return AccountPayload(account=Account.from_model(account))
 
     @strawberry.mutation(description="Ends this session server-side.")

@@ -14,10 +14,11 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from lightningtrack.errors import AppError, Unauthenticated
+from lightningtrack.errors import AppError, RateLimited, Unauthenticated
 from lightningtrack.jobs.runner import Runner
 from lightningtrack.resolvers import api_keys, sessions, workspaces
 from lightningtrack.resolvers.effects import collecting
+from lightningtrack.resolvers.ratelimit import RateLimiter
 from lightningtrack.schema import build_schema
 from lightningtrack.schema.context import Context
 from lightningtrack.schema.errors import classify
@@ -36,7 +37,9 @@ def _request_id(offered: str | None) -> str:
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, tenancy: Tenancy, jobs: Runner) -> None:
+    def __init__(
+        self, settings: Settings, tenancy: Tenancy, jobs: Runner, limiter: RateLimiter
+    ) -> None:
         limits = Limits(
             max_depth=settings.max_depth,
             max_aliases=settings.max_aliases,
@@ -51,6 +54,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.settings = settings
         self.tenancy = tenancy
         self.jobs = jobs
+        self.limiter = limiter
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -65,6 +69,7 @@ class GraphQLView(GraphQL[Context, None]):
             settings=self.settings,
             tenancy=self.tenancy,
             jobs=self.jobs,
+            limiter=self.limiter,
             request_id=_request_id(request.headers.get("x-request-id")),
         )
         response.headers["x-request-id"] = context.request_id
@@ -82,12 +87,14 @@ class GraphQLView(GraphQL[Context, None]):
             context.api_key = auth.key
             context.account = auth.membership.account
             context.membership = auth.membership
+            await self._rate_limit(context, f"key:{auth.key.id}")
             return context
         cookie = request.cookies.get(self.settings.session_cookie_name)
         session = await sessions.find_session(self.settings, cookie)
         if session is not None:
             context.session = session
             context.account = session.account
+            await self._rate_limit(context, f"account:{session.account_id}")
         slug = request.headers.get("x-workspace")
         if slug:
             if context.account is None:
@@ -98,6 +105,16 @@ class GraphQLView(GraphQL[Context, None]):
                 except AppError as error:
                     context.workspace_error = error
         return context
+
+    async def _rate_limit(self, context: Context, principal: str) -> None:
+        decision = await self.limiter.check(principal)
+        headers = context.response.headers
+        headers["X-RateLimit-Limit"] = str(decision.limit)
+        headers["X-RateLimit-Remaining"] = str(decision.remaining)
+        headers["X-RateLimit-Reset"] = str(decision.reset_seconds)
+        if not decision.allowed:
+            headers["Retry-After"] = str(decision.retry_after)
+            context.rate_error = RateLimited(decision.retry_after)
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         context: Context = kwargs["context"]
