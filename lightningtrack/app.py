@@ -16,6 +16,7 @@ from tortoise.connection import get_connection
 from lightningtrack.jobs.runner import InProcessRunner, Runner, sweep_forever
 from lightningtrack.resolvers import exports
 from lightningtrack.resolvers.ratelimit import RateLimiter
+from lightningtrack.resolvers.request_log import RequestLogWriter
 from lightningtrack.schema.view import GraphQLView
 from lightningtrack.settings import Settings, load_settings
 from lightningtrack.tenancy import migration
@@ -40,6 +41,8 @@ def create_app(
     settings: Settings | None = None,
     tenancy: Tenancy | None = None,
     runner: Runner | None = None,
+    request_log: RequestLogWriter | None = None,
+    limiter: RateLimiter | None = None,
 ) -> Starlette:
     """The ASGI application. A ``tenancy`` (and ``runner``) passed in belong to the caller,
     who starts and stops them; otherwise the lifespan does, and runs the sweep when jobs
@@ -48,8 +51,9 @@ def create_app(
     owned = tenancy is None
     tenancy = tenancy or Tenancy(settings)
     jobs = runner or make_runner(settings, tenancy)
-    limiter = RateLimiter(settings)
-    view = GraphQLView(settings, tenancy, jobs, limiter)
+    limiter = limiter or RateLimiter(settings)
+    log_writer = request_log or RequestLogWriter()
+    view = GraphQLView(settings, tenancy, jobs, limiter, log_writer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -60,6 +64,7 @@ def create_app(
         if settings.workspace_database_url.engine == "sqlite":
             # The embedded default runs as one process: keep its workspaces current too.
             await migration.migrate_workspaces(settings, tenancy.pools)
+        log_writer.start()
         sweep = None
         if isinstance(jobs, InProcessRunner):
             sweep = asyncio.create_task(sweep_forever(settings, tenancy, jobs), name="lt-sweep")
@@ -71,6 +76,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweep
             await jobs.close()
+            await log_writer.stop()
             await limiter.close()
             await tenancy.stop()
 
@@ -109,4 +115,6 @@ def create_app(
     app.state.settings = settings
     app.state.tenancy = tenancy
     app.state.jobs = jobs
+    app.state.request_log = log_writer
+    app.state.limiter = limiter
     return app

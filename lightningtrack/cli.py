@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from lightningtrack import logs
 from lightningtrack.settings import Settings, SettingsError, load_settings
 
 
@@ -23,6 +24,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         loop="auto",
         http="auto",
         log_level="info",
+        log_config=None,
         proxy_headers=True,
     )
     return 0
@@ -137,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "export-schema":
         return _export_schema()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(logging.INFO)
     try:
         settings = load_settings()
     except SettingsError as error:

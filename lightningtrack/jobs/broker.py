@@ -98,12 +98,17 @@ def make_broker(
         broker.add_middleware(TenantMiddleware())
     dramatiq.set_broker(broker)
 
-    async def run_task(task: str, kwargs: dict[str, Any], workspace_id: str | None) -> None:
+    async def run_task(
+        task: str,
+        kwargs: dict[str, Any],
+        workspace_id: str | None,
+        request_id: str | None = None,
+    ) -> None:
         assert runtime is not None and runtime.runner is not None
         await execute(
             settings,
             runtime.tenancy,
-            job_from_message(task, kwargs, workspace_id),
+            job_from_message(task, kwargs, workspace_id, request_id),
             runtime.runner.submit,
         )
 

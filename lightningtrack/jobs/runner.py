@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from lightningtrack import logs
 from lightningtrack.jobs.tasks import TASKS
 from lightningtrack.models.landlord import Workspace
 from lightningtrack.resolvers.effects import Job, collecting
@@ -35,6 +36,7 @@ async def execute(settings: Settings, tenancy: Tenancy, job: Job, submit: Submit
 
     Returns False when the job was dropped (unknown task, or its workspace is gone).
     """
+    logs.request_id.set(job.request_id)
     task = TASKS.get(job.task)
     if task is None:
         log.error("dropping job for unknown task %s", job.task)
@@ -105,7 +107,9 @@ class BrokerRunner:
         for job in jobs:
             workspace = str(job.workspace_id) if job.workspace_id else None
             # The broker clients block; keep them off the event loop.
-            await asyncio.to_thread(self.actor.send, job.task, job.kwargs, workspace)
+            await asyncio.to_thread(
+                self.actor.send, job.task, job.kwargs, workspace, job.request_id
+            )
 
     async def drain(self, within: float = 30.0) -> None:
         return None
@@ -127,5 +131,7 @@ async def sweep_forever(settings: Settings, tenancy: Tenancy, runner: Runner) ->
         await asyncio.sleep(settings.sweep_interval_seconds)
 
 
-def job_from_message(task: str, kwargs: dict[str, Any], workspace_id: str | None) -> Job:
-    return Job(task, dict(kwargs), uuid.UUID(workspace_id) if workspace_id else None)
+def job_from_message(
+    task: str, kwargs: dict[str, Any], workspace_id: str | None, request_id: str | None = None
+) -> Job:
+    return Job(task, dict(kwargs), uuid.UUID(workspace_id) if workspace_id else None, request_id)

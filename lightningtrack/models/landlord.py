@@ -255,3 +255,22 @@ class Invitation(Model):
     class Meta:
         app = "landlord"
         table = "invitation"
+
+
+class RequestLog(Model):
+    """Metadata of one API request (usage data: kept 30 days)."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(db_index=True)
+    request_id = fields.CharField(max_length=64)
+    workspace_id = fields.UUIDField(null=True)
+    account_id = fields.UUIDField(null=True, db_index=True)
+    api_key_id = fields.UUIDField(null=True)
+    operation = fields.CharField(max_length=100)
+    duration_ms = fields.IntField()
+    outcome = fields.CharField(max_length=40)
+    client_ip = fields.CharField(max_length=45)
+
+    class Meta:
+        app = "landlord"
+        table = "request_log"

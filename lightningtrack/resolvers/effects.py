@@ -16,6 +16,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from lightningtrack import logs
+
 
 @dataclass(frozen=True)
 class Job:
@@ -23,6 +25,8 @@ class Job:
     kwargs: dict[str, Any] = field(default_factory=dict)
     # Set for jobs on workspace data: the job runs bound to that workspace's database.
     workspace_id: uuid.UUID | None = None
+    # The request that caused the job, for its log lines.
+    request_id: str | None = field(default_factory=logs.request_id.get)
 
 
 _pending: ContextVar[list[Job] | None] = ContextVar("lt_pending_jobs", default=None)

@@ -16,7 +16,9 @@ from lightningtrack.models.landlord import (
     Account,
     DataExport,
     EmailMessage,
+    Invitation,
     Membership,
+    RequestLog,
     Role,
     Workspace,
     WorkspaceStatus,
@@ -183,6 +185,8 @@ async def erase_account(settings: Settings, tenancy: Tenancy, account_id: uuid.U
         await asyncio.to_thread(archive_path(settings, export.id).unlink, missing_ok=True)
     async with in_transaction(LANDLORD):
         await EmailMessage.filter(to_address=account.email).delete()
+        await Invitation.filter(email_key=account.email_key).delete()
+        await RequestLog.filter(account_id=account.id).delete()
         # Sessions, tokens, memberships and exports go with the row (ON DELETE CASCADE).
         await Account.filter(id=account.id).delete()
     log.info("erased account %s", account.id)

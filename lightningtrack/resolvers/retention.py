@@ -26,6 +26,7 @@ from lightningtrack.models.landlord import (
     EmailStatus,
     JobStatus,
     Membership,
+    RequestLog,
     Role,
     Session,
     Workspace,
@@ -261,6 +262,15 @@ async def _expiry_actions(settings: Settings, now: datetime) -> list[Action]:
         actions.append(
             Action("delete mail log older than 30 days", str(old_mail), _delete_mail(now))
         )
+    old_requests = await RequestLog.filter(at__lte=now - USAGE_RETENTION).count()
+    if old_requests:
+        actions.append(
+            Action(
+                "delete request metadata older than 30 days",
+                str(old_requests),
+                _delete_requests(now),
+            )
+        )
     if await asyncio.to_thread(_stale_partials, settings, now):
         actions.append(
             Action("delete abandoned partial archives", "exports", _delete_partials(settings, now))
@@ -296,6 +306,13 @@ def _delete_mail(now: datetime) -> Callable[[], Awaitable[None]]:
         await EmailMessage.filter(
             status__in=[EmailStatus.SENT, EmailStatus.FAILED], created_at__lte=now - USAGE_RETENTION
         ).delete()
+
+    return run
+
+
+def _delete_requests(now: datetime) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await RequestLog.filter(at__lte=now - USAGE_RETENTION).delete()
 
     return run
 

@@ -21,13 +21,15 @@ def _hash(token: str) -> str:
 async def issue(account: Account, purpose: str, email: str | None = None) -> str:
     token = secrets.token_urlsafe(32)
     address = email or account.email
+    now = clock.now()
     await AccountToken.create(
+        created_at=now,
         purpose=purpose,
         token_hash=_hash(token),
         account=account,
         email=address,
         email_key=address.casefold(),
-        expires_at=clock.now() + LIFETIMES[purpose],
+        expires_at=now + LIFETIMES[purpose],
     )
     return token
 

@@ -96,8 +96,9 @@ class TeamMutation:
     @strawberry.mutation(description="ADMIN and OWNER; mails a link valid for 7 days, once.")
     async def member_invite(self, info: Info, email: str, role: landlord.Role) -> Invitation:
         context = info.context
+        # A workspace change, not an account one: an ADMIN-scope key invites as its creator.
         invitation = await members.invite(
-            context.settings, context.require_membership(), context.require_session(), email, role
+            context.settings, context.require_membership(), context.require_account(), email, role
         )
         return Invitation.from_model(invitation)
 

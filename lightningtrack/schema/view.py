@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -14,11 +15,13 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from lightningtrack import clock, logs
 from lightningtrack.errors import AppError, RateLimited, Unauthenticated
 from lightningtrack.jobs.runner import Runner
 from lightningtrack.resolvers import api_keys, sessions, workspaces
 from lightningtrack.resolvers.effects import collecting
 from lightningtrack.resolvers.ratelimit import RateLimiter
+from lightningtrack.resolvers.request_log import Entry, RequestLogWriter
 from lightningtrack.schema import build_schema
 from lightningtrack.schema.context import Context
 from lightningtrack.schema.errors import classify
@@ -38,7 +41,12 @@ def _request_id(offered: str | None) -> str:
 
 class GraphQLView(GraphQL[Context, None]):
     def __init__(
-        self, settings: Settings, tenancy: Tenancy, jobs: Runner, limiter: RateLimiter
+        self,
+        settings: Settings,
+        tenancy: Tenancy,
+        jobs: Runner,
+        limiter: RateLimiter,
+        request_log: RequestLogWriter,
     ) -> None:
         limits = Limits(
             max_depth=settings.max_depth,
@@ -55,6 +63,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.tenancy = tenancy
         self.jobs = jobs
         self.limiter = limiter
+        self.request_log = request_log
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -74,6 +83,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         response.headers["x-request-id"] = context.request_id
         request.state.request_id = context.request_id
+        logs.request_id.set(context.request_id)
         authorization = request.headers.get("authorization")
         if authorization is not None:
             scheme, _, secret = authorization.partition(" ")
@@ -119,6 +129,7 @@ class GraphQLView(GraphQL[Context, None]):
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         context: Context = kwargs["context"]
         workspace = context.workspace
+        started = time.perf_counter()
         with collecting() as deferred:
             if workspace is None:
                 result = await super().execute_operation(*args, **kwargs)
@@ -127,7 +138,31 @@ class GraphQLView(GraphQL[Context, None]):
                     result = await super().execute_operation(*args, **kwargs)
         # Only now, with the operation's writes committed, may its jobs start.
         await self.jobs.submit(deferred)
+        self._log(context, kwargs.get("request_data"), result, started)
         return result
+
+    def _log(self, context: Context, request_data: Any, result: Any, started: float) -> None:
+        errors = getattr(result, "errors", None) if not isinstance(result, list) else None
+        outcome = "ok"
+        if errors:
+            first = errors[0]
+            code = (first.extensions or {}).get("code") if hasattr(first, "extensions") else None
+            outcome = str(code or "error")
+        operation = getattr(request_data, "operation_name", None) or "anonymous"
+        workspace = context.workspace
+        self.request_log.record(
+            Entry(
+                at=clock.now(),
+                request_id=context.request_id,
+                workspace_id=workspace.id if workspace else None,
+                account_id=context.account.id if context.account else None,
+                api_key_id=context.api_key.id if context.api_key else None,
+                operation=str(operation),
+                duration_ms=round((time.perf_counter() - started) * 1000),
+                outcome=outcome,
+                client_ip=context.client_ip,
+            )
+        )
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -62,6 +62,23 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='RequestLog',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('request_id', fields.CharField(max_length=64)),
+                ('workspace_id', fields.UUIDField(null=True)),
+                ('account_id', fields.UUIDField(null=True, db_index=True)),
+                ('api_key_id', fields.UUIDField(null=True)),
+                ('operation', fields.CharField(max_length=100)),
+                ('duration_ms', fields.IntField()),
+                ('outcome', fields.CharField(max_length=40)),
+                ('client_ip', fields.CharField(max_length=45)),
+            ],
+            options={'table': 'request_log', 'app': 'landlord', 'pk_attr': 'id', 'table_description': 'Metadata of one API request (usage data: kept 30 days).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Session',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
