@@ -30,7 +30,7 @@ from strawberry.extensions import SchemaExtension
 
 from lightningtrack.errors import AppError
 from lightningtrack.resolvers.api_keys import ApiKeyScope, scopes_of
-from lightningtrack.resolvers.pagination import DEFAULT_PAGE
+from lightningtrack.resolvers.pagination import DEFAULT_PAGE, MAX_PAGE
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,23 @@ class _Walker:
 
     def page_size(self, field: FieldNode) -> int:
         for argument in field.arguments or ():
-            if argument.name.value in ("first", "last"):
+            name = argument.name.value
+            if name in ("first", "last"):
                 value = argument.value
+                given: object = None
                 if isinstance(value, IntValueNode):
-                    return max(0, int(value.value))
-                if isinstance(value, VariableNode):
+                    given = int(value.value)
+                elif isinstance(value, VariableNode):
                     given = self.variables.get(value.name.value)
-                    if isinstance(given, int):
-                        return max(0, given)
+                if isinstance(given, int):
+                    # Refused here, before execution, so that a mutation asking for a page
+                    # too large is not run first and reported as failed after.
+                    if not 0 <= given <= MAX_PAGE:
+                        raise GraphQLError(
+                            f"{name} must be between 0 and {MAX_PAGE}.",
+                            extensions={"code": "BAD_USER_INPUT", "field": name},
+                        )
+                    return given
         return DEFAULT_PAGE
 
     def walk(self, selection_set: SelectionSetNode | None, seen: frozenset[str]) -> Measure:

@@ -33,8 +33,8 @@ from lightningtrack.schema.tracking import (
     ProjectConnection,
     TimeEntry,
     TimeEntryConnection,
-    _order,
     connection,
+    issue_order,
     page_args,
 )
 from lightningtrack.schema.types import Account, Node, Workspace
@@ -146,7 +146,7 @@ class Query(PrivacyQuery, TeamQuery):
         page = await issues.list_page(
             page_args(first, after, last, before),
             filter.to_args() if filter else None,
-            _order(order_by),
+            issue_order(order_by),
         )
         return connection(IssueConnection, page, Issue.from_model)
 

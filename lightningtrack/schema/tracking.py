@@ -148,7 +148,7 @@ class Project(Node):
         key = (
             self.model.id,
             page_args(first, after, last, before).validated(),
-            (filter.to_args() if filter else None, _order(order_by)),
+            (filter.to_args() if filter else None, issue_order(order_by)),
         )
         page = await info.context.loaders.issue_page_by_project.load(key)
         return connection(IssueConnection, page, Issue.from_model)
@@ -158,7 +158,7 @@ class Project(Node):
         return await info.context.loaders.time_spent_by_project.load(self.model.id)
 
 
-def _order(order_by: IssueOrder | None) -> Any:
+def issue_order(order_by: IssueOrder | None) -> Any:
     if order_by is None:
         return issues.sort_key(None, None)
     return issues.sort_key(order_by.field.value, order_by.direction.value)
@@ -246,6 +246,13 @@ class Issue(Node):
         return await info.context.loaders.time_spent_by_issue.load(self.model.id)
 
 
+async def _issue(info: Info, issue_id: int) -> Issue:
+    """The issue a comment or time entry belongs to (they go when it goes)."""
+    issue = await info.context.loaders.issue_by_id.load(issue_id)
+    assert issue is not None
+    return Issue.from_model(issue)
+
+
 @strawberry.type(name="Comment")
 class Comment(Node):
     body: str
@@ -269,9 +276,7 @@ class Comment(Node):
 
     @strawberry.field
     async def issue(self, info: Info) -> Issue:
-        issue = await info.context.loaders.issue_by_id.load(self.model.issue_id)
-        assert issue is not None  # a comment goes with its issue
-        return Issue.from_model(issue)
+        return await _issue(info, self.model.issue_id)
 
 
 @strawberry.type(name="TimeEntry")
@@ -301,9 +306,7 @@ class TimeEntry(Node):
 
     @strawberry.field
     async def issue(self, info: Info) -> Issue:
-        issue = await info.context.loaders.issue_by_id.load(self.model.issue_id)
-        assert issue is not None  # a time entry goes with its issue
-        return Issue.from_model(issue)
+        return await _issue(info, self.model.issue_id)
 
 
 @strawberry.type
