@@ -37,6 +37,8 @@ def configure(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # pika narrates every connection at INFO; its warnings are what an operator needs.
+    logging.getLogger("pika").setLevel(logging.WARNING)
     # uvicorn's own loggers: the same JSON lines.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)

@@ -20,6 +20,7 @@ from lightningtrack.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+CLAIM = timedelta(minutes=10)
 
 
 def build(settings: Settings, message: EmailMessage) -> MimeMessage:
@@ -70,7 +71,15 @@ async def _send_smtp(url: str, mime: MimeMessage) -> None:
 async def send_email(settings: Settings, email_id: str) -> None:
     """Send one owed mail; a sent one is not sent again. Failures are retried later."""
     message = await EmailMessage.get_or_none(id=email_id)
-    if message is None or message.status != EmailStatus.PENDING:
+    now = clock.now()
+    if message is None or message.status != EmailStatus.PENDING or message.next_attempt_at > now:
+        return
+    # Claim the row: a second job for it (a slow one re-enqueued by the sweep) finds it
+    # not due and leaves it. Should this run die, the claim runs out and the sweep retries.
+    claimed = await EmailMessage.filter(
+        id=message.id, status=EmailStatus.PENDING, next_attempt_at=message.next_attempt_at
+    ).update(next_attempt_at=now + CLAIM)
+    if not claimed:
         return
     mime = build(settings, message)
     try:

@@ -97,13 +97,14 @@ class Issue(Model):
             Index(fields=("updated_at", "id")),
             Index(fields=("priority_rank", "id")),
             Index(fields=("assignee_id",)),
+            Index(fields=("status", "created_at", "id")),
         )
 
 
 class Comment(Model):
     id = fields.BigIntField(primary_key=True)
     issue: fields.ForeignKeyRelation[Issue] = fields.ForeignKeyField(
-        "workspace.Issue", related_name="comments", on_delete=fields.CASCADE
+        "workspace.Issue", related_name="comments", on_delete=fields.CASCADE, db_index=True
     )
     issue_id: int
     author_id = fields.UUIDField(null=True)
@@ -119,7 +120,7 @@ class Comment(Model):
 class TimeEntry(Model):
     id = fields.BigIntField(primary_key=True)
     issue: fields.ForeignKeyRelation[Issue] = fields.ForeignKeyField(
-        "workspace.Issue", related_name="time_entries", on_delete=fields.CASCADE
+        "workspace.Issue", related_name="time_entries", on_delete=fields.CASCADE, db_index=True
     )
     issue_id: int
     account_id = fields.UUIDField(null=True)

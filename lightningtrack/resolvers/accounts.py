@@ -27,7 +27,7 @@ INVALID_CREDENTIALS = "Invalid email or password."
 def normalize_email(email: str, field: str = "email") -> tuple[str, str]:
     """(the email as given, trimmed; its case-folded key) or BAD_USER_INPUT."""
     cleaned = email.strip()
-    if len(cleaned) > 320 or not _EMAIL.fullmatch(cleaned):
+    if len(cleaned) > 320 or not _EMAIL.fullmatch(cleaned) or "\x00" in cleaned:
         raise BadUserInput("This is not a valid email address.", field=field)
     return cleaned, cleaned.casefold()
 
@@ -36,6 +36,8 @@ def validate_name(name: str, field: str = "name") -> str:
     cleaned = name.strip()
     if not 1 <= len(cleaned) <= 200:
         raise BadUserInput("A name must be 1 to 200 characters long.", field=field)
+    if "\x00" in cleaned:  # PostgreSQL text cannot hold it
+        raise BadUserInput("A name must not contain NUL characters.", field=field)
     return cleaned
 
 
@@ -57,7 +59,9 @@ async def sign_up(name: str, email: str, password: str) -> Account:
 async def authenticate(email: str, password: str) -> Account:
     """The account for these credentials; one error for unknown email and wrong password."""
     key = email.strip().casefold()
-    account = await Account.get_or_none(email_key=key) if len(key) <= 320 else None
+    # No account has a longer address, or a NUL (which PostgreSQL cannot even compare).
+    possible = len(key) <= 320 and "\x00" not in key
+    account = await Account.get_or_none(email_key=key) if possible else None
     if len(password) > passwords.MAX_LENGTH:
         password = password[: passwords.MAX_LENGTH + 1]
     matches, new_hash = await passwords.verify_password(
@@ -88,7 +92,9 @@ async def request_password_reset(settings: Settings, email: str) -> None:
     Runs as a job, after the request has already answered true.
     """
     key = email.strip().casefold()
-    account = await Account.get_or_none(email_key=key) if len(key) <= 320 else None
+    # No account has a longer address, or a NUL (which PostgreSQL cannot even compare).
+    possible = len(key) <= 320 and "\x00" not in key
+    account = await Account.get_or_none(email_key=key) if possible else None
     if account is None:
         return
     async with in_transaction(LANDLORD):

@@ -150,6 +150,7 @@ async def erase_workspace(settings: Settings, tenancy: Tenancy, workspace_id: uu
         )
         # The mail owed about it (reminders, trial notices) names it and its owners.
         await EmailMessage.filter(dedupe_key__contains=str(workspace.id)).delete()
+        await RequestLog.filter(workspace_id=workspace.id).delete()
         # Memberships and exports go with the row (ON DELETE CASCADE).
         await Workspace.filter(id=workspace.id).delete()
     log.info("erased workspace %s", workspace.id)

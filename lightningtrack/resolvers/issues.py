@@ -92,9 +92,13 @@ def filtered(issue_filter: IssueFilter | None) -> QuerySet[Issue]:
     if f.assignee_id is not None:
         queryset = queryset.filter(assignee_id=ids.decode_uuid(f.assignee_id, "Account"))
     if f.label is not None:
-        queryset = queryset.filter(labels__name=f.label.strip())
+        label = validation.no_nul(f.label.strip(), "filter.label")
+        if len(label) > validation.LABEL_MAX_LENGTH:  # matches nothing; the ORM would refuse it
+            queryset = queryset.filter(id__in=[])
+        else:
+            queryset = queryset.filter(labels__name=label)
     if f.search:
-        term = f.search.strip()
+        term = validation.no_nul(f.search.strip(), "filter.search")
         queryset = queryset.filter(Q(title__icontains=term) | Q(description__icontains=term))
     if f.created_after is not None:
         queryset = queryset.filter(
@@ -141,6 +145,8 @@ async def find(issue_id: str | None, key: str | None) -> Issue | None:
     project_key, _, number = (key or "").rpartition("-")
     # Only the canonical spelling: "WEB-01" is not WEB-1's key.
     if not project_key or not number.isdigit() or len(number) > 9 or number.startswith("0"):
+        return None
+    if not projects.is_key(project_key):  # no such project (and the ORM refuses long values)
         return None
     return (
         await Issue.filter(project__key=project_key, number=int(number))

@@ -74,7 +74,10 @@ async def invite(
     )
     link = f"{settings.public_url}/invitations/accept?{urlencode({'token': token})}"
     message = mail.invitation(inviter.name, membership.workspace.name, role.value, link)
-    await mail.queue(clean, message)
+    # Keyed by workspace, so that the workspace's erasure finds this mail row too.
+    await mail.queue(
+        clean, message, dedupe_key=f"invitation:{invitation.workspace_id}:{invitation.id}"
+    )
     return invitation
 
 

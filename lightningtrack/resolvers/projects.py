@@ -22,6 +22,10 @@ _KEY = re.compile(r"^[A-Z0-9]{2,10}$")
 TYPE = "Project"
 
 
+def is_key(value: str) -> bool:
+    return _KEY.fullmatch(value) is not None
+
+
 def global_id(project: Project) -> str:
     return ids.encode_scoped(TYPE, bound_workspace_id(), project.id)
 
@@ -42,6 +46,8 @@ async def find(project_id: str | None, key: str | None) -> Project | None:
         raise BadUserInput("Give either id or key.", field="id")
     if project_id is not None:
         return await Project.get_or_none(id=decode(project_id))
+    if key is None or not is_key(key):
+        return None  # no such key can exist (and the ORM refuses over-long filter values)
     return await Project.get_or_none(key=key)
 
 

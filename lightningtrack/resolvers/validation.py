@@ -9,6 +9,7 @@ from lightningtrack.errors import BadUserInput
 
 _LABEL = re.compile(r"^[\w][\w .:/+#&()-]{0,49}$")
 MAX_LABELS = 25
+LABEL_MAX_LENGTH = 50  # the column's length, as _LABEL allows
 MAX_INT = 2**31 - 1
 
 
@@ -19,6 +20,13 @@ def text(value: str, field: str, *, minimum: int, maximum: int, strip: bool = Tr
     if "\x00" in cleaned:
         raise BadUserInput("Must not contain NUL characters.", field=field)
     return cleaned
+
+
+def no_nul(value: str, field: str) -> str:
+    """``value``, unless it holds a NUL character, which PostgreSQL text cannot hold."""
+    if "\x00" in value:
+        raise BadUserInput("Must not contain NUL characters.", field=field)
+    return value
 
 
 def optional_text(value: str | None, field: str, *, maximum: int) -> str | None:

@@ -140,6 +140,8 @@ async def membership_for_slug(account: Account, slug: str) -> Membership:
     NOT_FOUND when there is no such workspace and when the account is not a member,
     so that a slug's existence is not revealed to outsiders.
     """
+    if not _SLUG.fullmatch(slug):  # no such slug exists (and the ORM refuses over-long values)
+        raise NotFound("No workspace with this slug.")
     membership = (
         await Membership.filter(account_id=account.id, workspace__slug=slug)
         .select_related("workspace")

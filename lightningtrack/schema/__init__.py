@@ -53,8 +53,9 @@ def build_schema(limits: Limits = DEFAULT_LIMITS, introspection: bool = True) ->
         ErrorCodes,
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=1000),
-        lambda: ValidationCache(maxsize=1000),
+        # Before the validation cache: its width check must run before validation does.
         policy,
+        lambda: ValidationCache(maxsize=1000),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

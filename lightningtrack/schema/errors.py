@@ -21,7 +21,9 @@ from lightningtrack.errors import AppError
 
 log = logging.getLogger("lightningtrack.errors")
 UNEXPECTED = "Unexpected error."
-_SUGGESTION = re.compile(r" Did you mean .*\?$")
+# Anywhere in the message: input-value errors go on after it ("… Found: {…}.").
+# Suggested names are quoted GraphQL names, which never contain "?".
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?")
 _TOO_MANY_TOKENS = "Document contains more than"
 
 

@@ -10,6 +10,7 @@ from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 from strawberry import Private
+from strawberry.types.nodes import SelectedField
 
 from lightningtrack.models import landlord
 from lightningtrack.models import workspace as models
@@ -104,6 +105,29 @@ def page_args(
     return PageArgs(first=first, after=after, last=last, before=before)
 
 
+_ROW_FIELDS = frozenset({"nodes", "edges", "pageInfo"})
+
+
+def _field_names(selections: list[Any]) -> set[str]:
+    names: set[str] = set()
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            names.add(selection.name)
+        else:  # fragments: look inside them
+            names |= _field_names(selection.selections)
+    return names
+
+
+def wants_rows(info: Info) -> bool:
+    """Whether a connection field's selection needs its rows, not just its totals."""
+    return any(_field_names(field.selections) & _ROW_FIELDS for field in info.selected_fields)
+
+
+def counts_only(count: Callable[[], Awaitable[int]]) -> Page[Any]:
+    """A page with no rows for a selection that asks only for totals."""
+    return Page(rows=[], cursors=[], has_next=False, has_previous=False, count=count)
+
+
 async def _account(info: Info, account_id: Any) -> Account | None:
     if account_id is None:
         return None
@@ -145,12 +169,18 @@ class Project(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> IssueConnection:
-        key = (
-            self.model.id,
-            page_args(first, after, last, before).validated(),
-            (filter.to_args() if filter else None, issue_order(order_by)),
-        )
-        page = await info.context.loaders.issue_page_by_project.load(key)
+        args = page_args(first, after, last, before).validated()
+        issue_filter = filter.to_args() if filter else None
+        loaders = info.context.loaders
+        if not wants_rows(info):
+            project_id = self.model.id
+
+            async def count() -> int:
+                return await loaders.issue_count_by_project.load((project_id, issue_filter))
+
+            return connection(IssueConnection, counts_only(count), Issue.from_model)
+        key = (self.model.id, args, (issue_filter, issue_order(order_by)))
+        page = await loaders.issue_page_by_project.load(key)
         return connection(IssueConnection, page, Issue.from_model)
 
     @strawberry.field
@@ -218,8 +248,16 @@ class Issue(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> CommentConnection:
-        key = (self.model.id, page_args(first, after, last, before).validated(), None)
-        page = await info.context.loaders.comment_page_by_issue.load(key)
+        args = page_args(first, after, last, before).validated()
+        loaders = info.context.loaders
+        issue_id = self.model.id
+        if not wants_rows(info):
+
+            async def count() -> int:
+                return await loaders.comment_count_by_issue.load(issue_id)
+
+            return connection(CommentConnection, counts_only(count), Comment.from_model)
+        page = await loaders.comment_page_by_issue.load((issue_id, args, None))
         return connection(CommentConnection, page, Comment.from_model)
 
     @strawberry.field
@@ -231,14 +269,21 @@ class Issue(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> TimeEntryConnection:
-        key = (self.model.id, page_args(first, after, last, before).validated(), None)
-        page = await info.context.loaders.time_entry_page_by_issue.load(key)
-        loader = info.context.loaders.time_spent_by_issue
+        args = page_args(first, after, last, before).validated()
+        loaders = info.context.loaders
         issue_id = self.model.id
 
         async def total() -> int:
-            return await loader.load(issue_id)
+            return await loaders.time_spent_by_issue.load(issue_id)
 
+        if not wants_rows(info):
+
+            async def count() -> int:
+                return await loaders.time_entry_count_by_issue.load(issue_id)
+
+            page = counts_only(count)
+        else:
+            page = await loaders.time_entry_page_by_issue.load((issue_id, args, None))
         return connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)
 
     @strawberry.field

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -67,6 +68,19 @@ class GraphQLView(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses nesting deeper than 1024 and lone surrogates with a JSONDecodeError
+        # (a 400); json.loads would let a deeply nested body end in a RecursionError (a 500).
+        return orjson.loads(data)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        try:
+            return await super().parse_http_body(request)
+        except AttributeError:
+            # JSON that is not an object (null, 1, "x"): strawberry calls .get on it. Its
+            # caller answers a JSONDecodeError with a 400.
+            raise json.JSONDecodeError("not a JSON object", "", 0) from None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

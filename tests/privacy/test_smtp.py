@@ -164,6 +164,11 @@ async def test_a_server_that_is_down_leaves_the_mail_owed(
     assert owed.last_error
     assert owed.next_attempt_at > now
 
+    # Not yet due: a second job for it (say, one the sweep re-enqueued) leaves it alone.
+    await send_email(smtp.settings, str(message.id))
+    assert (await EmailMessage.get(id=message.id)).attempts == 1
+
+    clock.freeze(owed.next_attempt_at)
     with pytest.raises(OSError):
         await send_email(smtp.settings, str(message.id))
     again = await EmailMessage.get(id=message.id)

@@ -226,7 +226,7 @@ async def test_invalid_issue_input_is_rejected_naming_the_field(owner: Client) -
         error = await owner.error(
             ISSUE_CREATE, {"input": {"projectId": project["id"], "title": "T", **fields}}
         )
-        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, fields
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, (fields, error)
         changes = {"status": "DONE", "labels": ["other"], **fields}
         error = await owner.error(ISSUE_UPDATE, {"id": issue["id"], "input": changes})
         assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, fields

@@ -52,14 +52,14 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
                 ('labels', fields.ManyToManyField('workspace.Label', unique=True, db_constraint=True, through='issue_label', forward_key='label_id', backward_key='issue_id', related_name='issues', on_delete=OnDelete.CASCADE)),
             ],
-            options={'table': 'issue', 'app': 'workspace', 'unique_together': (('project', 'number'),), 'indexes': [Index(fields=['created_at', 'id']), Index(fields=['updated_at', 'id']), Index(fields=['priority_rank', 'id']), Index(fields=['assignee_id'])], 'pk_attr': 'id'},
+            options={'table': 'issue', 'app': 'workspace', 'unique_together': (('project', 'number'),), 'indexes': [Index(fields=['created_at', 'id']), Index(fields=['updated_at', 'id']), Index(fields=['priority_rank', 'id']), Index(fields=['assignee_id']), Index(fields=['status', 'created_at', 'id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
             name='Comment',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('issue', fields.ForeignKeyField('workspace.Issue', source_field='issue_id', db_constraint=True, to_field='id', related_name='comments', on_delete=OnDelete.CASCADE)),
+                ('issue', fields.ForeignKeyField('workspace.Issue', source_field='issue_id', db_index=True, db_constraint=True, to_field='id', related_name='comments', on_delete=OnDelete.CASCADE)),
                 ('author_id', fields.UUIDField(null=True)),
                 ('body', fields.TextField(unique=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
@@ -72,7 +72,7 @@ class Migration(migrations.Migration):
             name='TimeEntry',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('issue', fields.ForeignKeyField('workspace.Issue', source_field='issue_id', db_constraint=True, to_field='id', related_name='time_entries', on_delete=OnDelete.CASCADE)),
+                ('issue', fields.ForeignKeyField('workspace.Issue', source_field='issue_id', db_index=True, db_constraint=True, to_field='id', related_name='time_entries', on_delete=OnDelete.CASCADE)),
                 ('account_id', fields.UUIDField(null=True)),
                 ('started_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('duration_seconds', fields.IntField()),

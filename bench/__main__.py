@@ -1,0 +1,455 @@
+"""The benchmark: ``python3 dev.py bench [--seconds N] [--small N]``.
+
+Seeds PostgreSQL, starts the server as in production (uvicorn, 2 workers) and the raw
+Starlette + asyncpg baseline beside it, drives each scenario with wrk from a separate
+process, and writes bench/RESULTS.md with every figure and its ratio to the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.load import LoadResult, run_wrk
+from bench.seed import Seeded, seed
+from lightningtrack.app import create_app
+from lightningtrack.jobs.runner import InProcessRunner
+from lightningtrack.settings import load_settings
+from lightningtrack.tenancy import databases, migration, provisioning
+from lightningtrack.tenancy.config import WORKSPACE, make_client
+from lightningtrack.tenancy.runtime import Tenancy
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = "postgres://postgres@127.0.0.1:5432"
+LANDLORD_DB = "lt_bench"
+OURS, RAW = 18001, 18002
+POOL_CAP = 40
+
+DASHBOARD = (
+    "query Dashboard { issues(first: 50, filter: {status: [TODO, IN_PROGRESS]}) { nodes { key "
+    "title project { key name } assignee { name } labels timeSpentSeconds comments { totalCount } "
+    "} } }"
+)
+ISSUE = (
+    "query Issue($key: String!) { issue(key: $key) { key title description status "
+    "project { key } comments(first: 20) { nodes { body createdAt author { name } } } } }"
+)
+CREATE = (
+    "mutation Create($input: IssueCreateInput!) { issueCreate(input: $input) { issue { id key } } }"
+)
+
+
+def environment(data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LT_DATABASE_URL": f"{SERVER}/{LANDLORD_DB}",
+        "LT_DATA_DIR": str(data_dir),
+        "LT_ENV": "production",
+        "LT_PUBLIC_URL": "https://bench.invalid",
+        "LT_SECRET_KEY": "bench-secret-key-" + "x" * 32,
+        "LT_RATE_LIMIT_PER_MINUTE": "100000000",
+        "LT_RATE_LIMIT_BURST": "100000000",
+        "LT_POOL_MAX_CONNECTIONS": str(POOL_CAP),
+        "LT_SWEEP_INTERVAL": "3600",
+    }
+
+
+async def reset_databases() -> None:
+    conn = await asyncpg.connect(f"{SERVER}/postgres")
+    try:
+        names = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", LANDLORD_DB
+        )
+        for row in names:
+            await conn.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{LANDLORD_DB}"')
+    finally:
+        await conn.close()
+
+
+async def drop_databases() -> None:
+    conn = await asyncpg.connect(f"{SERVER}/postgres")
+    try:
+        for row in await conn.fetch(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", LANDLORD_DB
+        ):
+            await conn.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+class StatementCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if not message.startswith(("Created connection", "Closed connection")):
+            self.count += 1
+
+
+async def statements_per_request(app: Any, key: str, body: dict[str, Any]) -> int:
+    """SQL statements one request sends (landlord and workspace), counted at the client."""
+    counter = StatementCounter()
+    logger = logging.getLogger("tortoise.db_client")
+    logger.addHandler(counter)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://bench.invalid") as c:
+            response = await c.post(
+                "/graphql", json=body, headers={"Authorization": f"Bearer {key}"}
+            )
+            payload = response.json()
+            if payload.get("errors"):
+                raise RuntimeError(f"benchmark request failed: {payload['errors']}")
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)
+    return counter.count
+
+
+async def provisioning_times(settings: Any, rounds: int = 5) -> tuple[float, float]:
+    """Scenario (g): median ms to create a workspace database from the template, and
+    from empty with migrations."""
+    from_template, from_empty = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        name = await provisioning.create_workspace_database(settings, uuid.uuid4(), "US")
+        from_template.append((time.perf_counter() - started) * 1000)
+        await databases.drop_database(databases.database_url(settings, "US", name))
+        url = databases.database_url(settings, "US", f"{LANDLORD_DB}_ws_empty")
+        started = time.perf_counter()
+        await databases.create_database(url)
+        client = make_client(url, WORKSPACE, maxsize=1)
+        try:
+            await migration.migrate_workspace_client(client)
+        finally:
+            await client.close()
+        from_empty.append((time.perf_counter() - started) * 1000)
+        await databases.drop_database(url)
+    return statistics.median(from_template), statistics.median(from_empty)
+
+
+@dataclass
+class Prepared:
+    seeded: Seeded
+    statements: dict[str, tuple[int, int] | int]
+    provisioning: tuple[float, float]
+
+
+async def prepare(env: dict[str, str], small: int) -> Prepared:
+    settings = load_settings(env)
+    await reset_databases()
+    tenancy = Tenancy(settings)
+    await tenancy.start(janitor=False)
+    runner = InProcessRunner(settings, tenancy)
+    try:
+        print(f"seeding: 1 large workspace and {small} small ones", flush=True)
+        seeded = await seed(settings, tenancy, small)
+        app = create_app(settings, tenancy, runner)
+        # A key's first use records lastUsedAt and a pool opens: warm up before counting.
+        await statements_per_request(app, seeded.large_key, {"query": "{ __typename }"})
+        dashboard_1 = await statements_per_request(
+            app, seeded.large_key, {"query": DASHBOARD.replace("first: 50", "first: 1")}
+        )
+        dashboard_100 = await statements_per_request(
+            app, seeded.large_key, {"query": DASHBOARD.replace("first: 50", "first: 100")}
+        )
+        statements: dict[str, tuple[int, int] | int] = {
+            "a": await statements_per_request(app, seeded.large_key, {"query": "{ __typename }"}),
+            "b": await statements_per_request(app, seeded.large_key, {"query": DASHBOARD}),
+            "b1-100": (dashboard_1, dashboard_100),
+            "c": await statements_per_request(
+                app, seeded.large_key, {"query": ISSUE, "variables": {"key": seeded.issue_key}}
+            ),
+            "d": await statements_per_request(app, seeded.large_key, create_body(seeded)),
+        }
+        await runner.drain()
+        print("measuring workspace creation (g)", flush=True)
+        times = await provisioning_times(settings)
+    finally:
+        await runner.close()
+        await tenancy.stop()
+    return Prepared(seeded, statements, times)
+
+
+def create_body(seeded: Seeded) -> dict[str, Any]:
+    return {
+        "query": CREATE,
+        "variables": {"input": {"projectId": seeded.project_id, "title": "Bench issue"}},
+    }
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str], port: int) -> Iterator[None]:
+    proc = subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code < 500:
+                    break
+                if httpx.post(f"http://127.0.0.1:{port}/typename", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.3)
+        else:
+            raise RuntimeError(f"{args[0]} did not start on port {port}")
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class ConnectionWatch:
+    """Peak PostgreSQL backends connected to the benchmark's databases, sampled."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        async def sample() -> None:
+            conn = await asyncpg.connect(f"{SERVER}/postgres")
+            try:
+                while not self._stop.is_set():
+                    count = await conn.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE starts_with(datname, $1)",
+                        LANDLORD_DB,
+                    )
+                    self.peak = max(self.peak, int(count))
+                    await asyncio.sleep(0.05)
+            finally:
+                await conn.close()
+
+        asyncio.run(sample())
+
+    def __enter__(self) -> ConnectionWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def measure(url: str, body: dict[str, Any], seconds: int, **kwargs: Any) -> tuple[LoadResult, int]:
+    with ConnectionWatch() as watch:
+        result = run_wrk(url, json.dumps(body), seconds=seconds, **kwargs)
+    return result, watch.peak
+
+
+def ratio(ours: float, base: float) -> str:
+    return f"{ours / base:.2f}x" if base else "n/a"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("--seconds", type=int, default=10, help="load per scenario")
+    parser.add_argument("--small", type=int, default=200, help="small workspaces")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench: wrk is missing: apt-get install wrk", file=sys.stderr)
+        return 2
+    data_dir = ROOT / "bench" / ".var"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    env = environment(data_dir)
+    prepared = asyncio.run(prepare(env, args.small))
+    seeded = prepared.seeded
+
+    print("scenario (f): export of the large workspace", flush=True)
+    export = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "bench.export_job", seeded.large_slug],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+
+    raw_env = {
+        **env,
+        "BENCH_WORKSPACE_DSN": f"{SERVER}/{LANDLORD_DB}_ws_"
+        + asyncio.run(_large_db_suffix(seeded.large_slug)),
+        "BENCH_LANDLORD_DSN": f"{SERVER}/{LANDLORD_DB}",
+    }
+    ours_cmd = [
+        str(ROOT / ".venv/bin/lightningtrack"),
+        "serve",
+        "--workers",
+        "2",
+        "--port",
+        str(OURS),
+    ]
+    raw_cmd = [
+        str(ROOT / ".venv/bin/uvicorn"),
+        "bench.baseline:app",
+        "--workers",
+        "2",
+        "--port",
+        str(RAW),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    key = {"Authorization": f"Bearer {seeded.large_key}"}
+    issue_vars = {"variables": {"key": seeded.issue_key}}
+    project_pk = seeded.project_pk
+    scenarios = [
+        (
+            "a",
+            "{ __typename }",
+            {"query": "{ __typename }"},
+            "/typename",
+            {"query": "{ __typename }"},
+        ),
+        ("b", "dashboard: 50 issues", {"query": DASHBOARD}, "/dashboard", {"query": "x"}),
+        (
+            "c",
+            "issue by key, 20 comments",
+            {"query": ISSUE, **issue_vars},
+            "/issue",
+            {"query": "x", **issue_vars},
+        ),
+        (
+            "d",
+            "issueCreate",
+            create_body(seeded),
+            "/create",
+            {
+                "query": "x",
+                "variables": {"input": {"projectPk": project_pk, "title": "Bench issue"}},
+            },
+        ),
+    ]
+    results: dict[str, dict[str, Any]] = {}
+    opts = {"seconds": args.seconds, "connections": args.connections}
+    with process(ours_cmd, env, OURS):
+        for name, _, body, _, _ in scenarios:
+            print(f"scenario ({name}) through the API", flush=True)
+            results[name] = {
+                "ours": measure(f"http://127.0.0.1:{OURS}/graphql", body, headers=key, **opts)
+            }
+        print("scenario (e): the dashboard over the small workspaces, round-robin", flush=True)
+        results["e"] = {
+            "ours": measure(
+                f"http://127.0.0.1:{OURS}/graphql",
+                {"query": DASHBOARD},
+                keys=seeded.small_keys,
+                **opts,
+            )
+        }
+    with process(raw_cmd, raw_env, RAW):
+        for name, _, _, path, raw_body in scenarios:
+            print(f"scenario ({name}) through the raw baseline", flush=True)
+            results[name]["raw"] = measure(f"http://127.0.0.1:{RAW}{path}", raw_body, **opts)
+    write_results(args, prepared, export, scenarios, results)
+    if not args.keep:
+        asyncio.run(drop_databases())
+        shutil.rmtree(data_dir, ignore_errors=True)
+    print((ROOT / "bench" / "RESULTS.md").read_text())
+    return 0
+
+
+async def _large_db_suffix(slug: str) -> str:
+    conn = await asyncpg.connect(f"{SERVER}/{LANDLORD_DB}")
+    try:
+        db_name = await conn.fetchval("SELECT db_name FROM workspace WHERE slug = $1", slug)
+    finally:
+        await conn.close()
+    return str(db_name).removeprefix(f"{LANDLORD_DB}_ws_")
+
+
+def write_results(
+    args: argparse.Namespace,
+    prepared: Prepared,
+    export: dict[str, float],
+    scenarios: list[tuple[str, str, Any, str, Any]],
+    results: dict[str, dict[str, Any]],
+) -> None:
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run {stamp} with `python3 dev.py bench --seconds {args.seconds} --small {args.small}`"
+        f" on this machine: {os.cpu_count()} cores; wrk with 1 thread and {args.connections}"
+        " connections, from a separate process; both servers run uvicorn with 2 workers on the"
+        " same PostgreSQL. Times vary with the machine's load; the ratios, measured in one run,"
+        " are the figures to compare.",
+        "",
+        "| scenario | ours req/s | raw req/s | ratio | ours p50 / p99 ms | raw p50 / p99 ms |"
+        " statements per request | peak backends (ours) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, title, *_ in scenarios:
+        ours, ours_peak = results[name]["ours"]
+        raw, _ = results[name]["raw"]
+        statements = prepared.statements[name]
+        lines.append(
+            f"| ({name}) {title} | {ours.rps:.0f} | {raw.rps:.0f} | {ratio(ours.rps, raw.rps)} |"
+            f" {ours.p50_ms:.1f} / {ours.p99_ms:.1f} | {raw.p50_ms:.1f} / {raw.p99_ms:.1f} |"
+            f" {statements} | {ours_peak} |"
+        )
+    e, e_peak = results["e"]["ours"]
+    b, _ = results["b"]["ours"]
+    lines.append(
+        f"| (e) dashboard over {args.small} workspaces | {e.rps:.0f} | | | {e.p50_ms:.1f} /"
+        f" {e.p99_ms:.1f} | | | {e_peak} |"
+    )
+    one, hundred = prepared.statements["b1-100"]  # type: ignore[misc]
+    template_ms, empty_ms = prepared.provisioning
+    errors = sum(r[0].errors for v in results.values() for r in v.values())
+    lines += [
+        "",
+        "## Targets",
+        "",
+        f"- (b) at least 0.2x the baseline: {ratio(b.rps, results['b']['raw'][0].rps)}.",
+        f"- Statements per request for the dashboard with `first: 1` and `first: 100`: {one}"
+        f" and {hundred}.",
+        f"- (e) p99 within twice (b)'s p99: {e.p99_ms:.1f} ms against {b.p99_ms:.1f} ms"
+        f" ({e.p99_ms / b.p99_ms:.2f}x); peak backend connections {e_peak}, with the"
+        f" workspace pool cap at {POOL_CAP} per server process (2 processes).",
+        f"- (f) export of the large workspace (2,000 issues, 10,000 comments, 5,000 time"
+        f" entries): {export['seconds']:.2f} s, peak memory growth"
+        f" {export['peak_rss_growth_mb']:.1f} MB (target under 100 MB), archive"
+        f" {export['archive_mb']:.2f} MB.",
+        f"- (g) creating a workspace database: {template_ms:.0f} ms from the template against"
+        f" {empty_ms:.0f} ms migrating an empty database (median of 5; target under 300 ms).",
+        f"- Failed requests during the load (non-2xx or socket errors): {errors}.",
+        "",
+    ]
+    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
