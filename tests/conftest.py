@@ -11,11 +11,16 @@ is dropped when the run ends.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import logging
 import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +237,44 @@ async def other_workspace(make_client: Any) -> Client:
     client = await signed_up(make_client, "Other")
     await with_workspace(client, "Other")
     return client
+
+
+def mails_to(settings: Settings, address: str, kind: str | None = None) -> list[EmailMessage]:
+    """Every mail in the outbox for ``address`` (any case), oldest first."""
+    folder = settings.data_dir / "outbox"
+    found = []
+    for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        if str(message["To"]).casefold() != address.casefold():
+            continue
+        if kind is not None and message["X-LightningTrack-Kind"] != kind:
+            continue
+        found.append(message)
+    return found
+
+
+class _Statements(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.sent: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if not message.startswith(("Created connection", "Closed connection")):
+            self.sent.append(message)
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements Tortoise sends inside the block (it logs each one at DEBUG)."""
+    logger = logging.getLogger("tortoise.db_client")
+    handler = _Statements()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler.sent
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

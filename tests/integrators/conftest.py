@@ -9,13 +9,8 @@ and every test uses fresh addresses.
 from __future__ import annotations
 
 import base64
-import email
-import email.policy
-import logging
 import secrets
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +20,8 @@ from lightningtrack.models.landlord import Membership, Role
 from lightningtrack.models.landlord import Workspace as WorkspaceModel
 from lightningtrack.settings import Settings
 from tests.conftest import SIGN_UP, Client, signed_up, unique
+from tests.conftest import mails_to as mails_to
+from tests.conftest import statements as statements
 
 PASSWORD = "correct horse"
 API_KEY_FIELDS = "id name prefix scopes createdAt lastUsedAt revokedAt"
@@ -118,21 +115,6 @@ async def create_project(client: Client, key: str | None = None) -> dict[str, An
     return project
 
 
-def mails_to(settings: Settings, address: str, kind: str | None = None) -> list[EmailMessage]:
-    """Every mail in the outbox for ``address`` (any case), oldest first."""
-    folder = settings.data_dir / "outbox"
-    found = []
-    for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        if str(message["To"]).casefold() != address.casefold():
-            continue
-        if kind is not None and message["X-LightningTrack-Kind"] != kind:
-            continue
-        found.append(message)
-    return found
-
-
 def link_token(settings: Settings, message: EmailMessage, path: str) -> str:
     """The token of the one ``{public_url}{path}?token=...`` link of a mail's text part."""
     part = message.get_body(preferencelist=("plain",))
@@ -144,32 +126,6 @@ def link_token(settings: Settings, message: EmailMessage, path: str) -> str:
     query = parse_qs(urlsplit(links[0]).query)
     assert list(query) == ["token"], links[0]
     return query["token"][0]
-
-
-class _Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.sent: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if not message.startswith(("Created connection", "Closed connection")):
-            self.sent.append(message)
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL statements Tortoise sends inside the block (it logs each one at DEBUG)."""
-    logger = logging.getLogger("tortoise.db_client")
-    handler = _Statements()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler.sent
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def touching(sent: list[str], verb: str, table: str) -> list[str]:

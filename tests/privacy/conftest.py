@@ -8,8 +8,6 @@ and every test uses fresh addresses.
 from __future__ import annotations
 
 import base64
-import email
-import email.policy
 import io
 import json
 import uuid
@@ -23,6 +21,7 @@ from lightningtrack.models.landlord import Membership, Role
 from lightningtrack.models.landlord import Workspace as WorkspaceModel
 from lightningtrack.settings import Settings
 from tests.conftest import SIGN_UP, Client, unique
+from tests.conftest import mails_to as mails_to
 
 PASSWORD = "correct horse"
 SIGN_IN = "mutation($input: SignInInput!) { signIn(input: $input) { account { id } } }"
@@ -68,21 +67,6 @@ async def join(client: Client, workspace_slug: str, role: Role) -> None:
     membership row is written straight into the landlord."""
     workspace = await WorkspaceModel.get(slug=workspace_slug)
     await Membership.create(workspace=workspace, account=await account_row(client), role=role)
-
-
-def mails_to(settings: Settings, address: str, kind: str | None = None) -> list[EmailMessage]:
-    """Every mail in the outbox for ``address`` (any case), oldest first."""
-    folder = settings.data_dir / "outbox"
-    found = []
-    for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        if str(message["To"]).casefold() != address.casefold():
-            continue
-        if kind is not None and message["X-LightningTrack-Kind"] != kind:
-            continue
-        found.append(message)
-    return found
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:

@@ -9,8 +9,6 @@ fine.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ from lightningtrack.resolvers.retention import Action
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy import databases
 from lightningtrack.tenancy.runtime import Tenancy
-from tests.conftest import SIGN_UP, WORKSPACE_CREATE, Client, unique
+from tests.conftest import SIGN_UP, WORKSPACE_CREATE, Client, mails_to, unique
 
 DAY = timedelta(days=1)
 PASSWORD = "correct horse"
@@ -122,16 +120,7 @@ def about(actions: list[Action], subject: str) -> list[str]:
 
 def outbox(settings: Settings, to: str, kind: str | None = None) -> list[MimeMessage]:
     """The mails written to the outbox for ``to`` (and of ``kind``), oldest first."""
-    folder = settings.data_dir / "outbox"
-    found: list[MimeMessage] = []
-    for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert isinstance(message, MimeMessage)
-        if str(message["To"]).casefold() != to.casefold():
-            continue
-        if kind is None or message["X-LightningTrack-Kind"] == kind:
-            found.append(message)
-    return found
+    return mails_to(settings, to, kind)
 
 
 def kinds(settings: Settings, to: str) -> list[str]:

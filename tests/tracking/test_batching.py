@@ -7,17 +7,14 @@ and closing connections are not statements and are left out.
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lightningtrack.models.landlord import Role
 from lightningtrack.models.workspace import Comment, Issue, Label, TimeEntry
 from lightningtrack.tenancy.runtime import Tenancy
-from tests.conftest import Client
+from tests.conftest import Client, statements
 from tests.tracking.conftest import (
     account_id,
     account_uuid,
@@ -43,32 +40,6 @@ query($first: Int) {
 }
 """
 LABELS = ["backend", "bug", "frontend", "p1", "ui"]
-
-
-class _Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.sent: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if not message.startswith(("Created connection", "Closed connection")):
-            self.sent.append(message)
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL statements sent inside the block."""
-    logger = logging.getLogger("tortoise.db_client")
-    handler = _Statements()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler.sent
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 async def seed(
