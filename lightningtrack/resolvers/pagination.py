@@ -72,7 +72,8 @@ class Page(Generic[T]):
     cursors: list[str]
     has_next: bool | Callable[[], Awaitable[bool]]
     has_previous: bool | Callable[[], Awaitable[bool]]
-    count: Callable[[], Awaitable[int]]
+    # Known, or looked up only if asked for.
+    count: int | Callable[[], Awaitable[int]]
 
 
 def _encode_value(value: Any) -> Any:

@@ -36,6 +36,7 @@ from lightningtrack.schema.tracking import (
     connection,
     issue_order,
     page_args,
+    prefetch_issues,
 )
 from lightningtrack.schema.types import Account, Node, Workspace
 
@@ -148,7 +149,9 @@ class Query(PrivacyQuery, TeamQuery):
             filter.to_args() if filter else None,
             issue_order(order_by),
         )
-        return connection(IssueConnection, page, Issue.from_model)
+        found = connection(IssueConnection, page, Issue.from_model)
+        await prefetch_issues(info, found.nodes)
+        return found
 
     @strawberry.field(description='An issue by id or by key, e.g. "WEB-42".')
     async def issue(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from inspect import isawaitable
 from typing import Any, Generic, Self, TypeVar
 
 import strawberry
@@ -73,13 +73,15 @@ class PageInfo:
     start_cursor: str | None
     end_cursor: str | None
 
-    @strawberry.field
-    async def has_next_page(self) -> bool:
-        return await _flag(self.page.has_next)
+    # Sync resolvers that return the value, or an awaitable when it must be looked up:
+    # cheaper for graphql-core than an async resolver per field.
+    @strawberry.field(graphql_type=bool)
+    def has_next_page(self) -> Any:
+        return _value_or_call(self.page.has_next)
 
-    @strawberry.field
-    async def has_previous_page(self) -> bool:
-        return await _flag(self.page.has_previous)
+    @strawberry.field(graphql_type=bool)
+    def has_previous_page(self) -> Any:
+        return _value_or_call(self.page.has_previous)
 
     @classmethod
     def of(cls, page: Page[Any]) -> PageInfo:
@@ -91,12 +93,9 @@ class PageInfo:
         )
 
 
-async def _flag(value: Any) -> bool:
-    if callable(value):
-        value = value()
-    if isawaitable(value):
-        value = await value
-    return bool(value)
+def _value_or_call(value: Any) -> Any:
+    """A known value as is; a deferred one (a coroutine function) called for its awaitable."""
+    return value() if callable(value) else value
 
 
 def page_args(
@@ -123,7 +122,7 @@ def wants_rows(info: Info) -> bool:
     return any(_field_names(field.selections) & _ROW_FIELDS for field in info.selected_fields)
 
 
-def counts_only(count: Callable[[], Awaitable[int]]) -> Page[Any]:
+def counts_only(count: int | Callable[[], Awaitable[int]]) -> Page[Any]:
     """A page with no rows for a selection that asks only for totals."""
     return Page(rows=[], cursors=[], has_next=False, has_previous=False, count=count)
 
@@ -181,7 +180,9 @@ class Project(Node):
             return connection(IssueConnection, counts_only(count), Issue.from_model)
         key = (self.model.id, args, (issue_filter, issue_order(order_by)))
         page = await loaders.issue_page_by_project.load(key)
-        return connection(IssueConnection, page, Issue.from_model)
+        found = connection(IssueConnection, page, Issue.from_model)
+        await prefetch_issues(info, found.nodes)
+        return found
 
     @strawberry.field
     async def time_spent_seconds(self, info: Info) -> int:
@@ -206,6 +207,8 @@ class Issue(Node):
     created_at: datetime
     updated_at: datetime
     model: Private[models.Issue]
+    # Values a list fetched for all its rows at once (see prefetch_issues).
+    pre: Private[dict[str, Any]]
 
     @classmethod
     def from_model(cls, issue: models.Issue) -> Self:
@@ -221,23 +224,35 @@ class Issue(Node):
             created_at=issue.created_at,
             updated_at=issue.updated_at,
             model=issue,
+            pre={},
         )
 
     @strawberry.field
     def project(self) -> Project:
         return Project.from_model(self.model.project)
 
-    @strawberry.field
-    async def assignee(self, info: Info) -> Account | None:
-        return await _account(info, self.model.assignee_id)
+    def _person(self, info: Info, account_id: Any) -> Any:
+        accounts = self.pre.get("accounts")
+        if accounts is None:
+            return _account(info, account_id)
+        found = accounts.get(account_id) if account_id is not None else None
+        return Account.from_model(found) if found is not None else None
 
-    @strawberry.field(description="Null once the creator's account is erased.")
-    async def creator(self, info: Info) -> Account | None:
-        return await _account(info, self.model.creator_id)
+    @strawberry.field(graphql_type=Account | None)
+    def assignee(self, info: Info) -> Any:
+        return self._person(info, self.model.assignee_id)
 
-    @strawberry.field
-    async def labels(self, info: Info) -> list[str]:
-        return await info.context.loaders.labels_by_issue.load(self.model.id)
+    @strawberry.field(
+        graphql_type=Account | None, description="Null once the creator's account is erased."
+    )
+    def creator(self, info: Info) -> Any:
+        return self._person(info, self.model.creator_id)
+
+    @strawberry.field(graphql_type=list[str])
+    def labels(self, info: Info) -> Any:
+        if "labels" in self.pre:
+            return self.pre["labels"]
+        return info.context.loaders.labels_by_issue.load(self.model.id)
 
     @strawberry.field
     async def comments(
@@ -252,6 +267,9 @@ class Issue(Node):
         loaders = info.context.loaders
         issue_id = self.model.id
         if not wants_rows(info):
+            known = self.pre.get("commentCount")
+            if known is not None:
+                return connection(CommentConnection, counts_only(known), Comment.from_model)
 
             async def count() -> int:
                 return await loaders.comment_count_by_issue.load(issue_id)
@@ -286,9 +304,76 @@ class Issue(Node):
             page = await loaders.time_entry_page_by_issue.load((issue_id, args, None))
         return connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)
 
-    @strawberry.field
-    async def time_spent_seconds(self, info: Info) -> int:
-        return await info.context.loaders.time_spent_by_issue.load(self.model.id)
+    @strawberry.field(graphql_type=int)
+    def time_spent_seconds(self, info: Info) -> Any:
+        if "timeSpentSeconds" in self.pre:
+            return self.pre["timeSpentSeconds"]
+        return info.context.loaders.time_spent_by_issue.load(self.model.id)
+
+
+def _selected(selections: list[Any], name: str) -> list[SelectedField]:
+    """The fields called ``name`` among ``selections``, looking inside fragments."""
+    found: list[SelectedField] = []
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == name:
+                found.append(selection)
+        else:
+            found += _selected(selection.selections, name)
+    return found
+
+
+def _node_fields(info: Info) -> dict[str, list[SelectedField]]:
+    """What a connection's selection asks of each node, by field name."""
+    fields: dict[str, list[SelectedField]] = {}
+    for connection_field in info.selected_fields:
+        holders = _selected(connection_field.selections, "nodes")
+        for edges in _selected(connection_field.selections, "edges"):
+            holders += _selected(edges.selections, "node")
+        for holder in holders:
+            for name in _field_names(holder.selections):
+                fields.setdefault(name, []).extend(_selected(holder.selections, name))
+    return fields
+
+
+async def prefetch_issues(info: Info, issues: list[Issue]) -> None:
+    """Fetch, for every issue of a page at once, what the selection asks of them, so that
+    their fields are plain reads rather than one awaited lookup per row and field."""
+    wanted = _node_fields(info)
+    if not issues or not wanted:
+        return
+    loaders = info.context.loaders
+    ids = [issue.model.id for issue in issues]
+    jobs: dict[str, Awaitable[Any]] = {}
+    if "labels" in wanted:
+        jobs["labels"] = loaders.labels_by_issue.load_many(ids)
+    if "timeSpentSeconds" in wanted:
+        jobs["timeSpentSeconds"] = loaders.time_spent_by_issue.load_many(ids)
+    people = {
+        account_id
+        for issue in issues
+        for name, account_id in (
+            ("assignee", issue.model.assignee_id),
+            ("creator", issue.model.creator_id),
+        )
+        if name in wanted and account_id is not None
+    }
+    if people:
+        jobs["accounts"] = loaders.account_by_id.load_many(list(people))
+    comments = wanted.get("comments", [])
+    if comments and not any(_field_names(c.selections) & _ROW_FIELDS for c in comments):
+        jobs["commentCount"] = loaders.comment_count_by_issue.load_many(ids)
+    results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
+    accounts = None
+    if "assignee" in wanted or "creator" in wanted:
+        found = results.get("accounts", [])
+        accounts = {a.id: a for a in found if a is not None}
+    for position, issue in enumerate(issues):
+        if accounts is not None:
+            issue.pre["accounts"] = accounts
+        for name in ("labels", "timeSpentSeconds", "commentCount"):
+            if name in results:
+                issue.pre[name] = results[name][position]
 
 
 async def _issue(info: Info, issue_id: int) -> Issue:
@@ -393,9 +478,9 @@ class Connection(Generic[NodeT]):
     page_info: PageInfo
     page: Private[Page[Any]]
 
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await self.page.count()
+    @strawberry.field(graphql_type=int)
+    def total_count(self) -> Any:
+        return _value_or_call(self.page.count)
 
 
 @strawberry.type
