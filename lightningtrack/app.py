@@ -13,6 +13,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from tortoise.connection import get_connection
 
+from lightningtrack import logs
 from lightningtrack.jobs.runner import InProcessRunner, Runner, sweep_forever
 from lightningtrack.resolvers import exports
 from lightningtrack.resolvers.ratelimit import RateLimiter
@@ -118,3 +119,10 @@ def create_app(
     app.state.request_log = log_writer
     app.state.limiter = limiter
     return app
+
+
+def serve_app() -> Starlette:
+    """The factory ``lightningtrack serve`` gives uvicorn: each worker process configures
+    its JSON logging, then builds the application."""
+    logs.configure(logging.INFO)
+    return create_app()

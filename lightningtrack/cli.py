@@ -16,7 +16,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     uvicorn.run(
-        "lightningtrack.app:create_app",
+        "lightningtrack.app:serve_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
@@ -37,7 +37,7 @@ async def _migrate(settings: Settings) -> int:
     tenancy = Tenancy(settings)
     await tenancy.start(migrate=False, janitor=False)
     try:
-        print(f"landlord: {await migration.migrate_landlord()}", flush=True)
+        print(f"landlord: {await migration.migrate_landlord(settings)}", flush=True)
         await migration.ensure_templates(settings)
         print("templates: ok", flush=True)
         report = await migration.migrate_workspaces(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from lightningtrack.models.landlord import Workspace
 
 _SAFE_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
-_local_schema_lock = asyncio.Lock()
 
 
 def name_prefix(settings: Settings) -> str:
@@ -163,18 +163,22 @@ async def list_databases(server: DatabaseURL, prefix: str) -> list[str]:
 async def schema_lock(
     settings: Settings, server: DatabaseURL, *, shared: bool
 ) -> AsyncIterator[None]:
-    """Order template migration (exclusive) against copying the template (shared).
+    """Order schema changes (exclusive) against copying the template (shared), across
+    processes: ``serve --workers N`` starts N processes that migrate at once.
 
     PostgreSQL refuses ``CREATE DATABASE ... TEMPLATE`` while the template has other
-    sessions, and two processes must not migrate one template at once; an advisory lock
-    on the server orders them across processes. SQLite installations run in one process.
+    sessions, and two processes must not migrate one database at once; an advisory lock
+    on the server orders them. SQLite installations lock a file in the data folder.
     """
     if server.engine == "sqlite":
-        if shared:
-            yield
-            return
-        async with _local_schema_lock:
-            yield
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        handle = await asyncio.to_thread(open, settings.data_dir / ".schema.lock", "a+b")
+        try:
+            mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+            await asyncio.to_thread(fcntl.flock, handle.fileno(), mode)
+            yield  # the lock goes with the file's closing, on every path
+        finally:
+            handle.close()
         return
     lock_name = f"lightningtrack:{name_prefix(settings)}:schema"
     verb = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"

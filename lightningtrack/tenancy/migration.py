@@ -51,8 +51,9 @@ async def _apply(client: BaseDBAsyncClient, label: str, app: dict[str, object]) 
     return latest_migration(app)
 
 
-async def migrate_landlord() -> str:
-    return await _apply(get_connection(LANDLORD), LANDLORD, LANDLORD_APP)
+async def migrate_landlord(settings: Settings) -> str:
+    async with databases.schema_lock(settings, settings.database_url, shared=False):
+        return await _apply(get_connection(LANDLORD), LANDLORD, LANDLORD_APP)
 
 
 async def migrate_workspace_client(

@@ -36,7 +36,7 @@ class Tenancy:
         """Connect to the landlord; with ``migrate``, bring it and the templates up to date."""
         await Tortoise.init(config=tortoise_config(self.settings), _enable_global_fallback=True)
         if migrate:
-            await migration.migrate_landlord()
+            await migration.migrate_landlord(self.settings)
             await migration.ensure_templates(self.settings)
         if janitor:
             self._janitor = asyncio.create_task(self.pools.run_janitor(), name="lt-pool-janitor")
