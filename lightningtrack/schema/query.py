@@ -37,6 +37,7 @@ from lightningtrack.schema.tracking import (
     issue_order,
     page_args,
     prefetch_issues,
+    prefetch_people,
 )
 from lightningtrack.schema.types import Account, Node, Workspace
 
@@ -182,4 +183,6 @@ class Query(PrivacyQuery, TeamQuery):
         async def total() -> int:
             return await time_entries.total_seconds(queryset)
 
-        return connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)
+        found = connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)
+        await prefetch_people(info, found.nodes, {"account": "account_id"})
+        return found

@@ -127,6 +127,28 @@ def counts_only(count: int | Callable[[], Awaitable[int]]) -> Page[Any]:
     return Page(rows=[], cursors=[], has_next=False, has_previous=False, count=count)
 
 
+def _person(pre: dict[str, Any], info: Info, account_id: Any) -> Any:
+    """The account of a row: read from what its list prefetched, else looked up."""
+    accounts = pre.get("accounts")
+    if accounts is None:
+        return _account(info, account_id)
+    found = accounts.get(account_id) if account_id is not None else None
+    return Account.from_model(found) if found is not None else None
+
+
+async def prefetch_people(info: Info, nodes: list[Any], columns: dict[str, str]) -> None:
+    """For a page of rows, the accounts its selection asks for (``columns`` maps a field,
+    like ``author``, to the row's column), in one batch; their fields then read them."""
+    wanted = [field for field in columns if field in _node_fields(info)]
+    if not nodes or not wanted:
+        return
+    ids = {getattr(n.model, columns[f]) for n in nodes for f in wanted} - {None}
+    found = await info.context.loaders.account_by_id.load_many(list(ids)) if ids else []
+    accounts = {a.id: a for a in found if a is not None}
+    for node in nodes:
+        node.pre["accounts"] = accounts
+
+
 async def _account(info: Info, account_id: Any) -> Account | None:
     if account_id is None:
         return None
@@ -231,22 +253,15 @@ class Issue(Node):
     def project(self) -> Project:
         return Project.from_model(self.model.project)
 
-    def _person(self, info: Info, account_id: Any) -> Any:
-        accounts = self.pre.get("accounts")
-        if accounts is None:
-            return _account(info, account_id)
-        found = accounts.get(account_id) if account_id is not None else None
-        return Account.from_model(found) if found is not None else None
-
     @strawberry.field(graphql_type=Account | None)
     def assignee(self, info: Info) -> Any:
-        return self._person(info, self.model.assignee_id)
+        return _person(self.pre, info, self.model.assignee_id)
 
     @strawberry.field(
         graphql_type=Account | None, description="Null once the creator's account is erased."
     )
     def creator(self, info: Info) -> Any:
-        return self._person(info, self.model.creator_id)
+        return _person(self.pre, info, self.model.creator_id)
 
     @strawberry.field(graphql_type=list[str])
     def labels(self, info: Info) -> Any:
@@ -276,7 +291,9 @@ class Issue(Node):
 
             return connection(CommentConnection, counts_only(count), Comment.from_model)
         page = await loaders.comment_page_by_issue.load((issue_id, args, None))
-        return connection(CommentConnection, page, Comment.from_model)
+        found = connection(CommentConnection, page, Comment.from_model)
+        await prefetch_people(info, found.nodes, {"author": "author_id"})
+        return found
 
     @strawberry.field
     async def time_entries(
@@ -302,7 +319,9 @@ class Issue(Node):
             page = counts_only(count)
         else:
             page = await loaders.time_entry_page_by_issue.load((issue_id, args, None))
-        return connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)
+        found = connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)
+        await prefetch_people(info, found.nodes, {"account": "account_id"})
+        return found
 
     @strawberry.field(graphql_type=int)
     def time_spent_seconds(self, info: Info) -> Any:
@@ -389,6 +408,7 @@ class Comment(Node):
     created_at: datetime
     updated_at: datetime
     model: Private[models.Comment]
+    pre: Private[dict[str, Any]]
 
     @classmethod
     def from_model(cls, comment: models.Comment) -> Self:
@@ -398,11 +418,14 @@ class Comment(Node):
             created_at=comment.created_at,
             updated_at=comment.updated_at,
             model=comment,
+            pre={},
         )
 
-    @strawberry.field(description="Null once the author's account is erased.")
-    async def author(self, info: Info) -> Account | None:
-        return await _account(info, self.model.author_id)
+    @strawberry.field(
+        graphql_type=Account | None, description="Null once the author's account is erased."
+    )
+    def author(self, info: Info) -> Any:
+        return _person(self.pre, info, self.model.author_id)
 
     @strawberry.field
     async def issue(self, info: Info) -> Issue:
@@ -417,6 +440,7 @@ class TimeEntry(Node):
     billable: bool
     created_at: datetime
     model: Private[models.TimeEntry]
+    pre: Private[dict[str, Any]]
 
     @classmethod
     def from_model(cls, entry: models.TimeEntry) -> Self:
@@ -428,11 +452,15 @@ class TimeEntry(Node):
             billable=entry.billable,
             created_at=entry.created_at,
             model=entry,
+            pre={},
         )
 
-    @strawberry.field(description="Who did the work; null once that account is erased.")
-    async def account(self, info: Info) -> Account | None:
-        return await _account(info, self.model.account_id)
+    @strawberry.field(
+        graphql_type=Account | None,
+        description="Who did the work; null once that account is erased.",
+    )
+    def account(self, info: Info) -> Any:
+        return _person(self.pre, info, self.model.account_id)
 
     @strawberry.field
     async def issue(self, info: Info) -> Issue:
