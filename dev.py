@@ -18,6 +18,7 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent
 TOOLS = ROOT / ".tools"
@@ -46,8 +47,8 @@ def ensure_env() -> None:
 
 
 def postgres_reachable() -> bool:
-    host = os.environ.get("LT_TEST_POSTGRES_HOST", "127.0.0.1")
-    port = int(os.environ.get("LT_TEST_POSTGRES_PORT", "5432"))
+    url = urlsplit(os.environ.get("LT_TEST_POSTGRES_URL", "postgres://127.0.0.1:5432"))
+    host, port = url.hostname or "127.0.0.1", url.port or 5432
     try:
         with socket.create_connection((host, port), timeout=2):
             return True
