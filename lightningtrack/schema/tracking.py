@@ -136,10 +136,16 @@ def _person(pre: dict[str, Any], info: Info, account_id: Any) -> Any:
     return Account.from_model(found) if found is not None else None
 
 
-async def prefetch_people(info: Info, nodes: list[Any], columns: dict[str, str]) -> None:
+async def prefetch_people(
+    info: Info,
+    nodes: list[Any],
+    columns: dict[str, str],
+    selected: dict[str, list[SelectedField]] | None = None,
+) -> None:
     """For a page of rows, the accounts its selection asks for (``columns`` maps a field,
     like ``author``, to the row's column), in one batch; their fields then read them."""
-    wanted = [field for field in columns if field in _node_fields(info)]
+    fields = _node_fields(info) if selected is None else selected
+    wanted = [field for field in columns if field in fields]
     if not nodes or not wanted:
         return
     ids = {getattr(n.model, columns[f]) for n in nodes for f in wanted} - {None}
@@ -368,31 +374,17 @@ async def prefetch_issues(info: Info, issues: list[Issue]) -> None:
         jobs["labels"] = loaders.labels_by_issue.load_many(ids)
     if "timeSpentSeconds" in wanted:
         jobs["timeSpentSeconds"] = loaders.time_spent_by_issue.load_many(ids)
-    people = {
-        account_id
-        for issue in issues
-        for name, account_id in (
-            ("assignee", issue.model.assignee_id),
-            ("creator", issue.model.creator_id),
-        )
-        if name in wanted and account_id is not None
-    }
-    if people:
-        jobs["accounts"] = loaders.account_by_id.load_many(list(people))
     comments = wanted.get("comments", [])
     if comments and not any(_field_names(c.selections) & _ROW_FIELDS for c in comments):
         jobs["commentCount"] = loaders.comment_count_by_issue.load_many(ids)
-    results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
-    accounts = None
-    if "assignee" in wanted or "creator" in wanted:
-        found = results.get("accounts", [])
-        accounts = {a.id: a for a in found if a is not None}
-    for position, issue in enumerate(issues):
-        if accounts is not None:
-            issue.pre["accounts"] = accounts
-        for name in ("labels", "timeSpentSeconds", "commentCount"):
-            if name in results:
-                issue.pre[name] = results[name][position]
+    people = prefetch_people(
+        info, issues, {"assignee": "assignee_id", "creator": "creator_id"}, wanted
+    )
+    # Gathered together, the loaders' batches go out in the same round.
+    *results, _ = await asyncio.gather(*jobs.values(), people)
+    for name, values in zip(jobs, results, strict=True):
+        for issue, value in zip(issues, values, strict=True):
+            issue.pre[name] = value
 
 
 async def _issue(info: Info, issue_id: int) -> Issue:
