@@ -36,7 +36,7 @@ from lightningtrack.models.landlord import (
     Workspace,
 )
 from lightningtrack.resolvers import ids, permissions
-from lightningtrack.resolvers.effects import defer
+from lightningtrack.resolvers.effects import Job, defer_job
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 
@@ -106,8 +106,14 @@ async def _request(
     export = await DataExport.create(
         id=uuid.uuid4(), kind=kind, workspace_id=workspace_id, account_id=account_id
     )
-    defer("run_export", export_id=str(export.id))
+    defer_job(export_job(export))
     return export
+
+
+def export_job(export: DataExport) -> Job:
+    """The job that writes an export; a workspace's runs bound to that workspace, and is
+    dropped if the workspace is gone."""
+    return Job("run_export", {"export_id": str(export.id)}, export.workspace_id)
 
 
 async def request_access_report(account: Account) -> DataExport:

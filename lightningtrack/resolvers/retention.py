@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tortoise.expressions import Q
+
 from lightningtrack import clock
 from lightningtrack.models.landlord import (
     Account,
@@ -34,7 +36,7 @@ from lightningtrack.models.landlord import (
 )
 from lightningtrack.resolvers import erasure, mail
 from lightningtrack.resolvers.effects import Job, defer_job
-from lightningtrack.resolvers.exports import archive_path
+from lightningtrack.resolvers.exports import archive_path, export_job
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 
@@ -338,31 +340,25 @@ async def _requeue_actions(now: datetime) -> list[Action]:
     actions: list[Action] = []
     for message in await EmailMessage.filter(status=EmailStatus.PENDING, next_attempt_at__lte=now):
         actions.append(
-            Action("send mail", message.kind, _requeue("send_email", "email_id", str(message.id)))
+            Action(
+                "send mail",
+                message.kind,
+                _requeue(Job("send_email", {"email_id": str(message.id)})),
+            )
         )
     stale = now - STALE_EXPORT
-    for export in await DataExport.filter(status=JobStatus.QUEUED, created_at__lte=stale):
-        actions.append(
-            Action(
-                "restart export",
-                str(export.id),
-                _requeue("run_export", "export_id", str(export.id)),
-            )
-        )
-    for export in await DataExport.filter(status=JobStatus.RUNNING, started_at__lte=stale):
-        actions.append(
-            Action(
-                "restart export",
-                str(export.id),
-                _requeue("run_export", "export_id", str(export.id)),
-            )
-        )
+    lost = await DataExport.filter(
+        Q(status=JobStatus.QUEUED, created_at__lte=stale)
+        | Q(status=JobStatus.RUNNING, started_at__lte=stale)
+    )
+    for export in lost:
+        actions.append(Action("restart export", str(export.id), _requeue(export_job(export))))
     return actions
 
 
-def _requeue(task: str, name: str, value: str) -> Callable[[], Awaitable[None]]:
+def _requeue(job: Job) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
-        defer_job(Job(task, {name: value}))
+        defer_job(job)
 
     return run
 
