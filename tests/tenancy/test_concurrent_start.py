@@ -11,16 +11,18 @@ from pathlib import Path
 import asyncpg
 
 from lightningtrack.settings import Settings
+from lightningtrack.tenancy.runtime import Tenancy
 from tests.conftest import BACKEND, POSTGRES_URL, environment_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_three_processes_migrating_a_new_installation_at_once_all_succeed(
-    settings: Settings, run_prefix: str, tmp_path: Path
+    settings: Settings, tenancy: Tenancy, run_prefix: str, tmp_path: Path
 ) -> None:
     """Each process migrates the landlord and the template under one lock, so none sees a
-    half-made schema or creates a table another already made."""
+    half-made schema or creates a table another already made. (``tenancy`` is asked for
+    its teardown: it drops every database named after the run, these included.)"""
     landlord = f"{run_prefix}_fresh"
     if BACKEND == "postgres":
         conn = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
