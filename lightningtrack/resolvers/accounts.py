@@ -11,8 +11,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from lightningtrack.errors import BadUserInput, Conflict, Unauthenticated
-from lightningtrack.models.landlord import Account, AccountToken, Session
-from lightningtrack.resolvers import mail, passwords, tokens
+from lightningtrack.models.landlord import Account, AccountToken
+from lightningtrack.resolvers import mail, passwords, sessions, tokens
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.config import LANDLORD
 
@@ -117,7 +117,7 @@ async def reset_password(token: str, new_password: str) -> Account:
     account = found.account
     account.password_hash = await passwords.hash_password(new_password)
     await Account.filter(id=account.id).update(password_hash=account.password_hash)
-    await Session.filter(account_id=account.id).delete()
+    await sessions.end_all_sessions(account)
     return account
 
 

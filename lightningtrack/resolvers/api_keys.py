@@ -6,7 +6,6 @@ touching the database; only the SHA-256 of the whole secret is stored, with its 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import string
 import uuid
@@ -18,7 +17,7 @@ from enum import StrEnum
 from lightningtrack import clock
 from lightningtrack.errors import BadUserInput, NotFound, Unauthenticated
 from lightningtrack.models.landlord import ApiKey, Membership, Role
-from lightningtrack.resolvers import ids, permissions, validation
+from lightningtrack.resolvers import ids, permissions, tokens, validation
 
 PREFIX = "ltk_"
 ALPHABET = string.digits + string.ascii_letters
@@ -72,10 +71,6 @@ def well_formed(secret: str) -> bool:
     return secrets.compare_digest(_checksum(body), check)
 
 
-def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def global_id(key: ApiKey) -> str:
     return ids.encode(TYPE, key.id)
 
@@ -100,7 +95,7 @@ async def authenticate(secret: str) -> KeyAuth:
     """The key and the membership it acts with; UNAUTHENTICATED for anything else."""
     if not well_formed(secret):
         raise Unauthenticated("This API key is not valid.")
-    key = await ApiKey.get_or_none(secret_hash=secret_hash(secret)).select_related("workspace")
+    key = await ApiKey.get_or_none(secret_hash=tokens.digest(secret)).select_related("workspace")
     if key is None or key.revoked_at is not None:
         raise Unauthenticated("This API key is not valid.")
     creator = await Membership.get_or_none(
@@ -132,7 +127,7 @@ async def create(membership: Membership, name: str, scopes: list[str]) -> tuple[
         created_by_id=membership.account_id,
         name=clean_name,
         prefix=secret[:SHOWN_PREFIX],
-        secret_hash=secret_hash(secret),
+        secret_hash=tokens.digest(secret),
         scopes=",".join(s.value for s in chosen),
     )
     return key, secret

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
@@ -192,7 +192,3 @@ async def erase_account(settings: Settings, tenancy: Tenancy, account_id: uuid.U
         await Account.filter(id=account.id).delete()
     log.info("erased account %s", account.id)
     return True
-
-
-def is_due(moment: datetime | None, now: datetime) -> bool:
-    return moment is not None and moment <= now

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from datetime import timedelta
@@ -13,7 +12,7 @@ from tortoise.transactions import in_transaction
 from lightningtrack import clock
 from lightningtrack.errors import BadUserInput, Conflict, Forbidden, NotFound
 from lightningtrack.models.landlord import Account, Invitation, Membership, Role
-from lightningtrack.resolvers import ids, mail, permissions
+from lightningtrack.resolvers import ids, mail, permissions, tokens
 from lightningtrack.resolvers.accounts import normalize_email
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.binding import bound_workspace_id
@@ -43,10 +42,6 @@ def invitation_id(invitation: Invitation) -> str:
     return ids.encode("Invitation", invitation.id)
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _may_grant(membership: Membership, role: Role) -> None:
     """ADMINs manage members below OWNER; only an OWNER grants or takes OWNER."""
     permissions.require_role(membership, Role.ADMIN)
@@ -68,7 +63,7 @@ async def invite(
         email=clean,
         email_key=key,
         role=role,
-        token_hash=_token_hash(token),
+        token_hash=tokens.digest(token),
         invited_by_id=membership.account_id,
         expires_at=clock.now() + INVITATION_LIFETIME,
     )
@@ -97,7 +92,7 @@ async def accept(account: Account, token: str) -> Membership:
         raise invalid
     now = clock.now()
     invitation = await Invitation.get_or_none(
-        token_hash=_token_hash(token), accepted_at=None, expires_at__gt=now
+        token_hash=tokens.digest(token), accepted_at=None, expires_at__gt=now
     )
     if invitation is None:
         raise invalid

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from lightningtrack.models.landlord import Account, Membership
-from lightningtrack.resolvers import ids
 
 
 async def visible_account(viewer: Account, workspace_id: object | None, key: str) -> Account | None:
@@ -27,7 +26,3 @@ async def visible_membership(viewer: Account, key: str) -> Membership | None:
         .select_related("workspace")
         .first()
     )
-
-
-def parse(global_id: str) -> tuple[str, str] | None:
-    return ids.decode(global_id)

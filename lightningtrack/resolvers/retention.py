@@ -273,9 +273,9 @@ async def _expiry_actions(settings: Settings, now: datetime) -> list[Action]:
                 _delete_requests(now),
             )
         )
-    if await asyncio.to_thread(_stale_partials, settings, now):
+    if await asyncio.to_thread(_stale_partials, settings):
         actions.append(
-            Action("delete abandoned partial archives", "exports", _delete_partials(settings, now))
+            Action("delete abandoned partial archives", "exports", _delete_partials(settings))
         )
     return actions
 
@@ -319,7 +319,8 @@ def _delete_requests(now: datetime) -> Callable[[], Awaitable[None]]:
     return run
 
 
-def _stale_partials(settings: Settings, now: datetime) -> list[Path]:
+def _stale_partials(settings: Settings) -> list[Path]:
+    """Half-written archives a day old. Files age by the real clock, not the sweep's."""
     folder = settings.data_dir / "exports"
     if not folder.exists():
         return []
@@ -327,9 +328,9 @@ def _stale_partials(settings: Settings, now: datetime) -> list[Path]:
     return [p for p in folder.glob("*.partial") if p.stat().st_mtime < cutoff]
 
 
-def _delete_partials(settings: Settings, now: datetime) -> Callable[[], Awaitable[None]]:
+def _delete_partials(settings: Settings) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
-        for path in await asyncio.to_thread(_stale_partials, settings, now):
+        for path in await asyncio.to_thread(_stale_partials, settings):
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
     return run

@@ -6,20 +6,16 @@ A session ends when signed out, after ``session_idle_timeout`` without a request
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 
 from lightningtrack import clock
 from lightningtrack.models.landlord import Account, Session
+from lightningtrack.resolvers.tokens import digest
 from lightningtrack.settings import Settings
 
 # last_seen_at is written at most this often, so that reads do not each cost a write.
 TOUCH_INTERVAL = timedelta(seconds=60)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def start_session(settings: Settings, account: Account, user_agent: str | None) -> str:
@@ -27,7 +23,7 @@ async def start_session(settings: Settings, account: Account, user_agent: str | 
     token = secrets.token_urlsafe(32)
     now = clock.now()
     await Session.create(
-        token_hash=token_hash(token),
+        token_hash=digest(token),
         account=account,
         last_seen_at=now,
         expires_at=now + settings.session_lifetime,
@@ -43,7 +39,7 @@ async def find_session(settings: Settings, token: str | None) -> Session | None:
     """
     if not token or len(token) > 128:
         return None
-    session = await Session.get_or_none(token_hash=token_hash(token)).select_related("account")
+    session = await Session.get_or_none(token_hash=digest(token)).select_related("account")
     if session is None:
         return None
     now = clock.now()

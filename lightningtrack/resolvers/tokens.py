@@ -14,8 +14,9 @@ VERIFY_EMAIL = "verify_email"
 LIFETIMES = {PASSWORD_RESET: timedelta(hours=1), VERIFY_EMAIL: timedelta(days=7)}
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def digest(secret: str) -> str:
+    """The SHA-256 (hex) kept in place of a secret: session ids, mailed tokens, API keys."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 async def issue(account: Account, purpose: str, email: str | None = None) -> str:
@@ -25,7 +26,7 @@ async def issue(account: Account, purpose: str, email: str | None = None) -> str
     await AccountToken.create(
         created_at=now,
         purpose=purpose,
-        token_hash=_hash(token),
+        token_hash=digest(token),
         account=account,
         email=address,
         email_key=address.casefold(),
@@ -43,7 +44,7 @@ async def redeem(token: str, purpose: str) -> AccountToken | None:
         return None
     now = clock.now()
     found = await AccountToken.get_or_none(
-        token_hash=_hash(token), purpose=purpose, used_at=None, expires_at__gt=now
+        token_hash=digest(token), purpose=purpose, used_at=None, expires_at__gt=now
     ).select_related("account")
     if found is None:
         return None

@@ -11,6 +11,7 @@ import strawberry
 from lightningtrack.errors import NotFound
 from lightningtrack.resolvers import (
     comments,
+    ids,
     issues,
     members,
     nodes,
@@ -88,7 +89,7 @@ class Query(PrivacyQuery, TeamQuery):
     @strawberry.field(description="Any object by its global ID, inside what the viewer may see.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         viewer = info.context.require_account()
-        decoded = nodes.parse(id)
+        decoded = ids.decode(id)
         if decoded is None:
             return None
         type_name, key = decoded
