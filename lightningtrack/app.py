@@ -14,8 +14,11 @@ from starlette.routing import Route
 from tortoise.connection import get_connection
 
 from lightningtrack import logs
+from lightningtrack.errors import StripeUnavailable
 from lightningtrack.jobs.runner import InProcessRunner, Runner, sweep_forever
 from lightningtrack.resolvers import exports
+from lightningtrack.resolvers.billing import events as billing_events
+from lightningtrack.resolvers.effects import collecting
 from lightningtrack.resolvers.ratelimit import RateLimiter
 from lightningtrack.resolvers.request_log import RequestLogWriter
 from lightningtrack.schema.view import GraphQLView
@@ -103,9 +106,30 @@ def create_app(
             headers={"Cache-Control": "private, no-store"},
         )
 
+    async def stripe_webhook(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+            return PlainTextResponse("The payload is too large.", 413)
+        payload = await request.body()
+        if len(payload) > settings.max_body_bytes:
+            return PlainTextResponse("The payload is too large.", 413)
+        with collecting() as deferred:
+            try:
+                outcome = await billing_events.receive(
+                    settings, payload, request.headers.get("stripe-signature")
+                )
+            except StripeUnavailable:
+                # Stripe delivers the event again later; what was written stays valid.
+                outcome = billing_events.Outcome(503, "Stripe could not be read; retry later.")
+            finally:
+                # Mails owed so far are rows already: their jobs may start either way.
+                await jobs.submit(deferred)
+        return JSONResponse({"message": outcome.message}, status_code=outcome.status)
+
     app = Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
+            Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
             Route("/exports/{token}", download_export, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

@@ -63,6 +63,26 @@ class PaymentRequired(AppError):
     default_message = "This workspace is read-only."
 
 
+class BillingDisabled(AppError):
+    """No Stripe key is configured: billing is off and everything else works."""
+
+    code = "FORBIDDEN"
+    default_message = "Billing is not enabled on this server."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, reason="BILLING_DISABLED")
+
+
+class StripeUnavailable(AppError):
+    """Stripe failed or could not be reached; nothing was changed, and trying later may work."""
+
+    code = "INTERNAL_SERVER_ERROR"
+    default_message = "The payment provider could not be reached; please try again shortly."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, reason="STRIPE_UNAVAILABLE")
+
+
 class RateLimited(AppError):
     code = "RATE_LIMITED"
     default_message = "Too many requests."

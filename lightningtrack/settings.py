@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -123,10 +123,17 @@ class Settings:
     redis_url: str | None = None
     deletion_grace_days: int = 7
     sweep_interval_seconds: int = 60
+    # Folders for workspace files (exports, backups) of each region; a region not named
+    # here uses $LT_DATA_DIR/regions/<region>.
+    region_storage: Mapping[str, Path] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def billing_enabled(self) -> bool:
+        return self.stripe_api_key is not None
 
     @property
     def secure_cookies(self) -> bool:
@@ -192,6 +199,37 @@ def _parse_regions(raw: str | None, default: DatabaseURL) -> dict[str, DatabaseU
             raise SettingsError("LT_REGIONS must name PostgreSQL servers (postgres://).")
         regions[region] = parsed
     return regions
+
+
+def _parse_region_storage(raw: str | None) -> dict[str, Path]:
+    if not raw:
+        return {}
+    folders: dict[str, Path] = {}
+    for item in raw.split(","):
+        name, sep, folder = item.strip().partition("=")
+        region = name.strip().upper()
+        if not sep or region not in REGIONS or not folder.strip():
+            raise SettingsError(
+                "LT_REGION_STORAGE must look like eu=/srv/eu,us=/srv/us, with regions EU and "
+                f"US; {item.strip()!r} is not understood."
+            )
+        folders[region] = Path(folder.strip())
+    return folders
+
+
+def _stripe(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
+    """The API key, webhook secret and API base: the first two go together."""
+    key = _optional(env, "LT_STRIPE_API_KEY")
+    secret = _optional(env, "LT_STRIPE_WEBHOOK_SECRET")
+    base = _optional(env, "LT_STRIPE_API_BASE")
+    if key and not secret:
+        # Without events nothing would ever change after a checkout.
+        raise SettingsError("LT_STRIPE_WEBHOOK_SECRET is required when LT_STRIPE_API_KEY is set.")
+    if secret and not key:
+        raise SettingsError("LT_STRIPE_API_KEY is required when LT_STRIPE_WEBHOOK_SECRET is set.")
+    if base and not base.startswith(("http://", "https://")):
+        raise SettingsError("LT_STRIPE_API_BASE must start with http:// or https://.")
+    return key, secret, base.rstrip("/") if base else None
 
 
 def _secret_key(env: Mapping[str, str], data_dir: Path, production: bool) -> str:
@@ -282,6 +320,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "LT_DELETION_GRACE_DAYS must be at most 30: erasure happens within 30 days."
         )
 
+    stripe_key, stripe_secret, stripe_base = _stripe(env)
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -292,9 +331,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_url=public_url,
         secret_key=_secret_key(env, data_dir, production),
         env="production" if production else "development",
-        stripe_api_key=_optional(env, "LT_STRIPE_API_KEY"),
-        stripe_webhook_secret=_optional(env, "LT_STRIPE_WEBHOOK_SECRET"),
-        stripe_api_base=_optional(env, "LT_STRIPE_API_BASE"),
+        stripe_api_key=stripe_key,
+        stripe_webhook_secret=stripe_secret,
+        stripe_api_base=stripe_base,
         stripe_price_standard=_optional(env, "LT_STRIPE_PRICE_STANDARD"),
         stripe_price_business=_optional(env, "LT_STRIPE_PRICE_BUSINESS"),
         backup_key=_optional(env, "LT_BACKUP_KEY"),
@@ -322,6 +361,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rate_limit_per_minute=_int(env, "LT_RATE_LIMIT_PER_MINUTE", 600, minimum=1),
         rate_limit_burst=_int(env, "LT_RATE_LIMIT_BURST", 120, minimum=1),
         redis_url=redis_url,
+        region_storage=_parse_region_storage(env.get("LT_REGION_STORAGE")),
         graphiql=_bool(env, "LT_GRAPHIQL", not production),
         introspection=_bool(env, "LT_INTROSPECTION", not production),
     )

@@ -21,6 +21,11 @@ class Region(StrEnum):
     US = "US"
 
 
+class Plan(StrEnum):
+    STANDARD = "STANDARD"  # data in the US only
+    BUSINESS = "BUSINESS"  # data in the EU or the US
+
+
 class WorkspaceStatus(StrEnum):
     TRIALING = "TRIALING"
     ACTIVE = "ACTIVE"
@@ -80,6 +85,17 @@ class Workspace(Model):
     db_name = fields.CharField(max_length=63, unique=True)
     schema_version = fields.CharField(max_length=255, null=True)
     migrated_at = fields.DatetimeField(null=True)
+    # Billing references, and only these: the privacy policy names what is kept of Stripe's.
+    stripe_customer_id = fields.CharField(max_length=255, null=True, unique=True)
+    stripe_subscription_id = fields.CharField(max_length=255, null=True)
+    plan = fields.CharEnumField(Plan, max_length=10, null=True)
+    current_period_end = fields.DatetimeField(null=True)
+    card_last4 = fields.CharField(max_length=4, null=True)
+    # When the subscription ended; the erasure 30 days later counts from it.
+    cancelled_at = fields.DatetimeField(null=True)
+    # When the billing state last read from Stripe was fetched: an older read never
+    # overwrites a newer one, whatever order the events arrive in.
+    billing_synced_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -185,6 +201,9 @@ class DataExport(Model):
         "landlord.Account", related_name="exports", null=True, on_delete=fields.CASCADE
     )
     account_id: uuid.UUID | None
+    # A workspace export is written in its workspace's region; an access report (null)
+    # beside the landlord's data.
+    region = fields.CharEnumField(Region, max_length=2, null=True)
     attempts = fields.IntField(default=0)
     error = fields.CharField(max_length=500, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -274,3 +293,16 @@ class RequestLog(Model):
     class Meta:
         app = "landlord"
         table = "request_log"
+
+
+class StripeEvent(Model):
+    """A Stripe event already handled: each event id is acted on once. Only the id and the
+    type are kept, nothing that names a workspace."""
+
+    id = fields.CharField(max_length=255, primary_key=True)
+    type = fields.CharField(max_length=100)
+    received_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        app = "landlord"
+        table = "stripe_event"

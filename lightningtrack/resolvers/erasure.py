@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
@@ -25,6 +25,7 @@ from lightningtrack.models.landlord import (
     WorkspaceTombstone,
 )
 from lightningtrack.resolvers import passwords, permissions
+from lightningtrack.resolvers.billing import customers
 from lightningtrack.resolvers.exports import archive_path
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy import databases
@@ -38,6 +39,11 @@ ERASABLE = (
     WorkspaceStatus.TRIAL_EXPIRED,
     WorkspaceStatus.CANCELLED,
 )
+
+
+# Retention of a read-only workspace: after an expired trial, after a cancelled subscription.
+TRIAL_GRACE = timedelta(days=14)
+CANCELLED_RETENTION = timedelta(days=30)
 
 
 def grace(settings: Settings) -> timedelta:
@@ -68,11 +74,22 @@ async def cancel_workspace_deletion(membership: Membership) -> Workspace:
         raise Conflict("This workspace is not scheduled for deletion.")
     workspace.status = workspace.status_before_deletion or WorkspaceStatus.TRIALING
     workspace.status_before_deletion = None  # type: ignore[assignment]
-    workspace.deletion_scheduled_at = None
+    workspace.deletion_scheduled_at = retention_date(workspace)
     await workspace.save(
         update_fields=["status", "status_before_deletion", "deletion_scheduled_at"]
     )
     return workspace
+
+
+def retention_date(workspace: Workspace) -> datetime | None:
+    """When a workspace in its current standing is due for erasure by the retention rules
+    alone: an expired trial 14 days after it ended, a cancelled subscription 30 days after
+    it ended, otherwise never."""
+    if workspace.status == WorkspaceStatus.TRIAL_EXPIRED and workspace.trial_ends_at:
+        return workspace.trial_ends_at + TRIAL_GRACE
+    if workspace.status == WorkspaceStatus.CANCELLED and workspace.cancelled_at:
+        return workspace.cancelled_at + CANCELLED_RETENTION
+    return None
 
 
 async def sole_owner_of(account: Account) -> list[Workspace]:
@@ -134,11 +151,13 @@ async def erase_workspace(settings: Settings, tenancy: Tenancy, workspace_id: uu
         or workspace.deletion_scheduled_at > now
     ):
         return False
+    # First, so that a Stripe failure leaves everything for the next sweep to retry.
+    await customers.forget_customer(settings, workspace)
     url = databases.workspace_url(settings, workspace)
     await tenancy.pools.discard(url)
     await databases.drop_database(url)
     for export in await DataExport.filter(workspace_id=workspace.id):
-        await asyncio.to_thread(archive_path(settings, export.id).unlink, missing_ok=True)
+        await asyncio.to_thread(archive_path(settings, export).unlink, missing_ok=True)
     async with in_transaction(LANDLORD):
         await WorkspaceTombstone.get_or_create(
             id=workspace.id,
@@ -183,7 +202,7 @@ async def erase_account(settings: Settings, tenancy: Tenancy, account_id: uuid.U
     # Every workspace, not only current ones: a former member's rows name them too.
     await asyncio.gather(*(scrub(w) for w in await Workspace.all()))
     for export in await DataExport.filter(account_id=account.id):
-        await asyncio.to_thread(archive_path(settings, export.id).unlink, missing_ok=True)
+        await asyncio.to_thread(archive_path(settings, export).unlink, missing_ok=True)
     async with in_transaction(LANDLORD):
         await EmailMessage.filter(to_address=account.email).delete()
         await Invitation.filter(email_key=account.email_key).delete()

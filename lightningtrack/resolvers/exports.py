@@ -31,6 +31,7 @@ from lightningtrack.models.landlord import (
     DataExportKind,
     JobStatus,
     Membership,
+    Region,
     Role,
     Session,
     Workspace,
@@ -38,6 +39,7 @@ from lightningtrack.models.landlord import (
 from lightningtrack.resolvers import ids, permissions
 from lightningtrack.resolvers.effects import Job, defer_job
 from lightningtrack.settings import Settings
+from lightningtrack.tenancy import storage
 from lightningtrack.tenancy.runtime import Tenancy
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,24 @@ def global_id(export: DataExport) -> str:
     return ids.encode(TYPE, export.id)
 
 
-def archive_path(settings: Settings, export_id: uuid.UUID) -> Path:
-    return settings.data_dir / "exports" / f"{export_id}.zip"
+def archive_folders(settings: Settings) -> list[Path]:
+    """Every folder archives are written to: each region's, and the landlord's."""
+    regional = [folder / "exports" for folder in storage.region_dirs(settings)]
+    return [*regional, _landlord_folder(settings)]
+
+
+def _landlord_folder(settings: Settings) -> Path:
+    return settings.data_dir / "exports"
+
+
+def archive_path(settings: Settings, export: DataExport) -> Path:
+    """A workspace export is written in its workspace's region; an access report, about a
+    person rather than a workspace, beside the landlord's data."""
+    if export.region is None:
+        folder = _landlord_folder(settings)
+    else:
+        folder = storage.region_dir(settings, str(export.region)) / "exports"
+    return folder / f"{export.id}.zip"
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
@@ -82,20 +100,25 @@ async def downloadable(settings: Settings, token: str) -> Path | None:
     export = await DataExport.get_or_none(id=export_id, status=JobStatus.SUCCEEDED)
     if export is None or export.expires_at is None or export.expires_at <= clock.now():
         return None
-    path = archive_path(settings, export.id)
+    path = archive_path(settings, export)
     return path if await asyncio.to_thread(path.exists) else None
 
 
 async def request_workspace_export(membership: Membership) -> DataExport:
     """Start an export of the bound workspace, or return the one already under way."""
     permissions.require_role(membership, Role.ADMIN)
-    return await _request(DataExportKind.WORKSPACE, workspace_id=membership.workspace_id)
+    return await _request(
+        DataExportKind.WORKSPACE,
+        workspace_id=membership.workspace_id,
+        region=Region(membership.workspace.region),
+    )
 
 
 async def _request(
     kind: DataExportKind,
     workspace_id: uuid.UUID | None = None,
     account_id: uuid.UUID | None = None,
+    region: Region | None = None,
 ) -> DataExport:
     owner = {"workspace_id": workspace_id} if workspace_id else {"account_id": account_id}
     running = await DataExport.filter(
@@ -104,7 +127,11 @@ async def _request(
     if running is not None:
         return running
     export = await DataExport.create(
-        id=uuid.uuid4(), kind=kind, workspace_id=workspace_id, account_id=account_id
+        id=uuid.uuid4(),
+        kind=kind,
+        workspace_id=workspace_id,
+        account_id=account_id,
+        region=region,
     )
     defer_job(export_job(export))
     return export
@@ -377,7 +404,7 @@ async def build(settings: Settings, tenancy: Tenancy, export_id: uuid.UUID) -> N
     await DataExport.filter(id=export.id).update(
         status=JobStatus.RUNNING, started_at=now, attempts=export.attempts + 1
     )
-    writer = ArchiveWriter(archive_path(settings, export.id))
+    writer = ArchiveWriter(archive_path(settings, export))
     try:
         if export.kind == DataExportKind.WORKSPACE:
             manifest = await _workspace_archive(tenancy, writer, export)

@@ -35,15 +35,16 @@ from lightningtrack.models.landlord import (
     WorkspaceStatus,
 )
 from lightningtrack.resolvers import erasure, mail
+from lightningtrack.resolvers.billing import sweep as billing_sweep
 from lightningtrack.resolvers.effects import Job, defer_job
-from lightningtrack.resolvers.exports import archive_path, export_job
+from lightningtrack.resolvers.exports import archive_folders, archive_path, export_job
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 
 log = logging.getLogger(__name__)
 
 REMINDER_LEAD = timedelta(days=1)
-TRIAL_GRACE = timedelta(days=14)
+TRIAL_GRACE = erasure.TRIAL_GRACE
 USAGE_RETENTION = timedelta(days=30)
 STALE_EXPORT = timedelta(minutes=15)
 
@@ -100,6 +101,7 @@ async def plan(settings: Settings, tenancy: Tenancy, now: datetime) -> list[Acti
     actions += await _account_erasure_actions(settings, tenancy, now)
     actions += await _expiry_actions(settings, now)
     actions += await _requeue_actions(now)
+    actions += [Action(*planned) for planned in await billing_sweep.plan(settings, now)]
     return actions
 
 
@@ -282,7 +284,7 @@ async def _expiry_actions(settings: Settings, now: datetime) -> list[Action]:
 
 def _expire_export(settings: Settings, export: DataExport) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
-        await asyncio.to_thread(archive_path(settings, export.id).unlink, missing_ok=True)
+        await asyncio.to_thread(archive_path(settings, export).unlink, missing_ok=True)
         await DataExport.filter(id=export.id).update(status=JobStatus.EXPIRED)
 
     return run
@@ -321,11 +323,14 @@ def _delete_requests(now: datetime) -> Callable[[], Awaitable[None]]:
 
 def _stale_partials(settings: Settings) -> list[Path]:
     """Half-written archives a day old. Files age by the real clock, not the sweep's."""
-    folder = settings.data_dir / "exports"
-    if not folder.exists():
-        return []
     cutoff = time.time() - 86400
-    return [p for p in folder.glob("*.partial") if p.stat().st_mtime < cutoff]
+    return [
+        p
+        for folder in archive_folders(settings)
+        if folder.exists()
+        for p in folder.glob("*.partial")
+        if p.stat().st_mtime < cutoff
+    ]
 
 
 def _delete_partials(settings: Settings) -> Callable[[], Awaitable[None]]:

@@ -15,6 +15,7 @@ from lightningtrack.resolvers import (
     time_entries,
     workspaces,
 )
+from lightningtrack.schema.billing import BillingMutation
 from lightningtrack.schema.context import Context, Info
 from lightningtrack.schema.inputs import (
     CommentCreateInput,
@@ -199,5 +200,5 @@ class TrackingMutation:
 
 
 @strawberry.type
-class Mutation(AccountMutation, TrackingMutation, PrivacyMutation, TeamMutation):
+class Mutation(AccountMutation, TrackingMutation, PrivacyMutation, TeamMutation, BillingMutation):
     pass

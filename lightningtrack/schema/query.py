@@ -19,6 +19,7 @@ from lightningtrack.resolvers import (
     time_entries,
     workspaces,
 )
+from lightningtrack.schema.billing import BillingQuery
 from lightningtrack.schema.context import Info
 from lightningtrack.schema.inputs import TimeEntryFilterInput
 from lightningtrack.schema.privacy import PrivacyQuery
@@ -69,7 +70,7 @@ async def _scoped_node(info: Info, type_name: str, global_id: str) -> Node | Non
 
 
 @strawberry.type
-class Query(PrivacyQuery, TeamQuery):
+class Query(PrivacyQuery, TeamQuery, BillingQuery):
     @strawberry.field(description="The signed-in account; null when not signed in.")
     def viewer(self, info: Info) -> Account | None:
         account = info.context.account

@@ -244,9 +244,13 @@ async def row_counts(tenancy: Tenancy, client: Client) -> dict[str, int]:
 
 
 def leftovers(settings: Settings, export_id: str | uuid.UUID) -> list[str]:
-    """Files of this export in the exports folder (the archive, or temporary ones)."""
-    folder = settings.data_dir / "exports"
-    return sorted(p.name for p in folder.glob(f"{export_id}*")) if folder.exists() else []
+    """Files of this export in any exports folder (the archive, or temporary ones)."""
+    return sorted(
+        p.name
+        for folder in exports.archive_folders(settings)
+        if folder.exists()
+        for p in folder.glob(f"{export_id}*")
+    )
 
 
 def export_uuid(export: dict[str, Any]) -> uuid.UUID:

@@ -170,7 +170,7 @@ async def test_erased_account_leaves_its_work_anonymous_in_every_workspace(
     await ann.client.gql("mutation { accessReportCreate { id } }")
     await sweep(t1)
     report = await DataExport.get(account_id=ann.account_id)
-    assert archive_path(settings, report.id).exists()
+    assert archive_path(settings, report).exists()
 
     for _ in range(2):
         clock.freeze(t1 + 6 * DAY)
@@ -202,7 +202,7 @@ async def test_erased_account_leaves_its_work_anonymous_in_every_workspace(
     assert not await Membership.exists(account_id=ann.account_id)
     assert not await AccountToken.exists(account_id=ann.account_id)
     assert not await DataExport.exists(id=report.id)
-    assert not archive_path(settings, report.id).exists()
+    assert not archive_path(settings, report).exists()
     assert not await EmailMessage.exists(to_address=ann.email)
     assert (await ann.client.gql(VIEWER))["viewer"] is None
 

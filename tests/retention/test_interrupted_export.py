@@ -27,15 +27,16 @@ async def test_an_export_killed_half_way_is_finished_by_the_sweep_and_never_offe
     workspace = await Workspace.get(slug=owner.workspace)
     export_id = uuid.uuid4()
     started = clock.now()
-    await DataExport.create(
+    row = await DataExport.create(
         id=export_id,
         kind=DataExportKind.WORKSPACE,
         workspace=workspace,
+        region=workspace.region,
         status=JobStatus.RUNNING,
         attempts=1,
         started_at=started,
     )
-    final = exports.archive_path(settings, export_id)
+    final = exports.archive_path(settings, row)
     final.parent.mkdir(parents=True, exist_ok=True)
     half = final.with_name(f"{final.name}.{uuid.uuid4().hex}.partial")
     half.write_bytes(b"PK\x03\x04 half an archive")

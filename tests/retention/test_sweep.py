@@ -128,7 +128,7 @@ async def test_expired_export_is_marked_expired_and_its_archive_deleted(
     [export] = await DataExport.filter(account_id=None, workspace__slug=owner.client.workspace)
     assert export.status == JobStatus.SUCCEEDED
     assert export.expires_at == t0 + 7 * DAY
-    path = archive_path(settings, export.id)
+    path = archive_path(settings, export)
 
     await sweep(t0 + 7 * DAY - DAY / 24)
     assert (await DataExport.get(id=export.id)).status == JobStatus.SUCCEEDED

@@ -196,7 +196,7 @@ async def test_worker_process_carries_out_jobs_enqueued_by_the_api(
             "registration mail", lambda: outbox(settings, address, "registration"), worker
         )
         await eventually("finished export", lambda: export_done(export.id), worker)
-        assert archive_path(settings, export.id).exists()
+        assert archive_path(settings, export).exists()
         await eventually(
             "log line for the missing workspace",
             lambda: worker.logged(f"dropping run_export: workspace {missing} no longer exists"),

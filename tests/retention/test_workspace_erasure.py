@@ -126,7 +126,7 @@ async def test_workspace_is_reminded_on_day_6_and_erased_on_day_7_leaving_a_tomb
     await sweep(t0)  # runs the export, among the rest; day 0: nothing is due for us
     export = await DataExport.get(workspace_id=workspace.id)
     assert export.status == JobStatus.SUCCEEDED
-    assert archive_path(settings, export.id).exists()
+    assert archive_path(settings, export).exists()
     owners = (owner, co_owner)
 
     await schedule(owner, workspace.slug)
@@ -154,7 +154,7 @@ async def test_workspace_is_reminded_on_day_6_and_erased_on_day_7_leaving_a_tomb
         f"erase workspace: {workspace.slug}"
     ]
     assert not await database_exists(settings, workspace)
-    assert not archive_path(settings, export.id).exists()
+    assert not archive_path(settings, export).exists()
     assert not await DataExport.exists(id=export.id)
     assert not await Workspace.exists(id=workspace.id)
     assert not await Membership.exists(workspace_id=workspace.id)

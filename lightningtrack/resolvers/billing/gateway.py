@@ -1,0 +1,125 @@
+"""The calls to Stripe's API, made with the ``stripe`` library's async client.
+
+Every call goes over ``httpx`` on the running event loop, never blocking it, and never
+inside a database transaction: callers fetch first and write after. ``LT_STRIPE_API_BASE``
+points the client elsewhere (a local fake in the tests). A failure of Stripe becomes a
+``StripeUnavailable`` whose message says so without any detail of the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import stripe
+
+from lightningtrack.errors import BillingDisabled, StripeUnavailable
+from lightningtrack.settings import Settings
+
+log = logging.getLogger(__name__)
+TIMEOUT_SECONDS = 20.0
+# The library retries connection failures and 409/5xx answers with the same idempotency key.
+NETWORK_RETRIES = 2
+
+
+def require_billing(settings: Settings) -> str:
+    if settings.stripe_api_key is None:
+        raise BillingDisabled()
+    return settings.stripe_api_key
+
+
+class Stripe:
+    """One conversation with Stripe: a client whose connections close at the end."""
+
+    def __init__(self, client: stripe.StripeClient) -> None:
+        self.client = client
+
+    async def create_customer(self, params: dict[str, Any], idempotency_key: str) -> str:
+        customer = await self.client.v1.customers.create_async(
+            params,  # type: ignore[arg-type]
+            options={"idempotency_key": idempotency_key},
+        )
+        return str(customer.id)
+
+    async def delete_customer(self, customer_id: str) -> None:
+        """Delete the customer (which ends its subscriptions at once); gone already is fine."""
+        try:
+            await self.client.v1.customers.delete_async(customer_id)
+        except stripe.InvalidRequestError as error:
+            if error.code != "resource_missing":
+                raise
+
+    async def create_checkout_session(self, params: dict[str, Any]) -> str:
+        session = await self.client.v1.checkout.sessions.create_async(params)  # type: ignore[arg-type]
+        return str(session.url)
+
+    async def create_portal_session(self, customer_id: str, return_url: str) -> str:
+        session = await self.client.v1.billing_portal.sessions.create_async(
+            {"customer": customer_id, "return_url": return_url}
+        )
+        return str(session.url)
+
+    async def subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
+        """Every subscription of the customer, ended ones included, with its default
+        payment method expanded."""
+        page = await self.client.v1.subscriptions.list_async(
+            {
+                "customer": customer_id,
+                "status": "all",
+                "limit": 100,
+                "expand": ["data.default_payment_method"],
+            }
+        )
+        return [item.to_dict() for item in page.data]
+
+    async def customer(self, customer_id: str) -> dict[str, Any] | None:
+        """The customer with its invoice default payment method expanded; None once deleted."""
+        customer = await self.client.v1.customers.retrieve_async(
+            customer_id, {"expand": ["invoice_settings.default_payment_method"]}
+        )
+        found = customer.to_dict()
+        return None if found.get("deleted") else found
+
+    async def newest_card(self, customer_id: str) -> dict[str, Any] | None:
+        page = await self.client.v1.customers.payment_methods.list_async(
+            customer_id, {"type": "card", "limit": 1}
+        )
+        return page.data[0].to_dict() if page.data else None
+
+
+class _HTTPXClient(stripe.HTTPXClient):
+    """The library's httpx client, sending its form-encoded body as ``content``: it passes
+    the encoded string as ``data``, which httpx deprecates (and will refuse)."""
+
+    def _get_request_args_kwargs(self, method: str, url: str, headers: Any, post_data: Any) -> Any:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        body = kwargs.pop("data", None)
+        if body:
+            kwargs["content"] = body
+        return args, kwargs
+
+
+@asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[Stripe]:
+    """A Stripe conversation; ``StripeError`` inside becomes ``StripeUnavailable``."""
+    key = require_billing(settings)
+    http = _HTTPXClient(timeout=TIMEOUT_SECONDS)
+    client = stripe.StripeClient(
+        key,
+        http_client=http,
+        max_network_retries=NETWORK_RETRIES,
+        base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
+    )
+    try:
+        yield Stripe(client)
+    except stripe.StripeError as error:
+        log.warning(
+            "Stripe request failed: %s (%s)",
+            type(error).__name__,
+            getattr(error, "code", None) or getattr(error, "http_status", None),
+        )
+        raise StripeUnavailable() from error
+    finally:
+        await http.close_async()  # type: ignore[no-untyped-call]

@@ -1,0 +1,133 @@
+"""Stripe's current state of one customer, read fresh: which subscription counts, in what
+standing, on which plan, until when, and with which card.
+
+Reading the state again on every event, instead of trusting what an event carries, makes
+the outcome independent of the order and repetition in which events arrive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from lightningtrack.models.landlord import Plan
+from lightningtrack.resolvers.billing import plans
+from lightningtrack.resolvers.billing.gateway import Stripe
+from lightningtrack.settings import Settings
+
+
+class Standing(StrEnum):
+    NONE = "NONE"  # never subscribed (or only checkouts that did not complete)
+    GOOD = "GOOD"  # paid up
+    DUE = "DUE"  # a payment failed; Stripe is retrying
+    ENDED = "ENDED"  # the subscription was cancelled
+
+
+# Stripe subscription statuses, by the standing they give the workspace. "incomplete" and
+# "incomplete_expired" never started: they count as no subscription.
+GOOD_STATUSES = frozenset({"active", "trialing"})
+DUE_STATUSES = frozenset({"past_due", "unpaid", "paused"})
+ENDED_STATUSES = frozenset({"canceled"})
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    standing: Standing
+    subscription_id: str | None = None
+    plan: Plan | None = None
+    period_end: datetime | None = None
+    ended_at: datetime | None = None
+    card_last4: str | None = None
+
+
+def timestamp(value: object) -> datetime | None:
+    if isinstance(value, int | float) and value > 0:
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+def current_subscription(subscriptions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The subscription that decides the workspace's standing: the newest live one, else
+    the one that ended last (a resubscription outranks the cancellation before it)."""
+    live = [s for s in subscriptions if s.get("status") in GOOD_STATUSES | DUE_STATUSES]
+    if live:
+        return max(live, key=lambda s: (s.get("created") or 0, str(s.get("id"))))
+    ended = [s for s in subscriptions if s.get("status") in ENDED_STATUSES]
+    if ended:
+        return max(
+            ended,
+            key=lambda s: (s.get("ended_at") or s.get("canceled_at") or 0, str(s.get("id"))),
+        )
+    return None
+
+
+def _items(subscription: dict[str, Any]) -> list[dict[str, Any]]:
+    items = subscription.get("items") or {}
+    data = items.get("data") if isinstance(items, dict) else None
+    return [i for i in data or [] if isinstance(i, dict)]
+
+
+def period_end(subscription: dict[str, Any]) -> datetime | None:
+    # Newer API versions keep the period on each item, older ones on the subscription.
+    ends = [i.get("current_period_end") for i in _items(subscription)]
+    found = [e for e in ends if isinstance(e, int)]
+    return timestamp(max(found) if found else subscription.get("current_period_end"))
+
+
+def plan_of(settings: Settings, subscription: dict[str, Any]) -> Plan | None:
+    for item in _items(subscription):
+        price = item.get("price") or {}
+        price_id = price.get("id") if isinstance(price, dict) else price
+        plan = plans.plan_for_price(settings, price_id if isinstance(price_id, str) else None)
+        if plan is not None:
+            return plan
+    return None
+
+
+def card_last4(payment_method: object) -> str | None:
+    """The last four digits of an expanded card payment method (an id alone tells none)."""
+    if not isinstance(payment_method, dict):
+        return None
+    card = payment_method.get("card")
+    last4 = card.get("last4") if isinstance(card, dict) else None
+    return last4 if isinstance(last4, str) and len(last4) == 4 and last4.isdigit() else None
+
+
+def from_subscription(
+    settings: Settings, subscription: dict[str, Any] | None, card: str | None
+) -> Snapshot:
+    if subscription is None:
+        return Snapshot(Standing.NONE, card_last4=card)
+    status = subscription.get("status")
+    if status in ENDED_STATUSES:
+        standing = Standing.ENDED
+    elif status in DUE_STATUSES:
+        standing = Standing.DUE
+    else:
+        standing = Standing.GOOD
+    ended = subscription.get("ended_at") or subscription.get("canceled_at")
+    return Snapshot(
+        standing=standing,
+        subscription_id=str(subscription.get("id")),
+        plan=plan_of(settings, subscription),
+        period_end=period_end(subscription),
+        ended_at=timestamp(ended) if standing is Standing.ENDED else None,
+        card_last4=card,
+    )
+
+
+async def fetch(settings: Settings, stripe: Stripe, customer_id: str) -> Snapshot:
+    """The customer's state now. The card is the one Stripe charges: the subscription's
+    default payment method, else the customer's invoice default, else the newest card."""
+    subscription = current_subscription(await stripe.subscriptions(customer_id))
+    card = card_last4(subscription.get("default_payment_method")) if subscription else None
+    if card is None:
+        customer = await stripe.customer(customer_id)
+        if customer is not None:
+            invoice_settings = customer.get("invoice_settings") or {}
+            card = card_last4(invoice_settings.get("default_payment_method"))
+            if card is None:
+                card = card_last4(await stripe.newest_card(customer_id))
+    return from_subscription(settings, subscription, card)
