@@ -87,7 +87,9 @@ async def test_a_subscription_from_trial_to_erasure(
     key = f"lightningtrack-customer-{workspace.id}"
     assert len([r for r in fake.created_customers() if r.idempotency_key == key]) == 1
     row = await Workspace.get(id=workspace.id)
-    mine = [c for c in fake.customers.values() if c["metadata"] == {"workspace_id": str(row.id)}]
+    mine = [
+        c for c in fake.customers.values() if c.get("metadata") == {"workspace_id": str(row.id)}
+    ]
     assert [c["id"] for c in mine] == [row.stripe_customer_id]
     assert row.stripe_customer_id is not None
     # Nothing changes until Stripe says so.
