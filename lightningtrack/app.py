@@ -18,6 +18,7 @@ from lightningtrack.errors import StripeUnavailable
 from lightningtrack.jobs.runner import InProcessRunner, Runner, sweep_forever
 from lightningtrack.resolvers import exports
 from lightningtrack.resolvers.billing import events as billing_events
+from lightningtrack.resolvers.billing import gateway as billing_gateway
 from lightningtrack.resolvers.effects import collecting
 from lightningtrack.resolvers.ratelimit import RateLimiter
 from lightningtrack.resolvers.request_log import RequestLogWriter
@@ -80,6 +81,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweep
             await jobs.close()
+            await billing_gateway.close()
             await log_writer.stop()
             await limiter.close()
             await tenancy.stop()

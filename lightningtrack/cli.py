@@ -57,6 +57,7 @@ async def _retention(settings: Settings, as_of: str | None, dry_run: bool) -> in
     from lightningtrack import clock
     from lightningtrack.jobs.runner import InProcessRunner
     from lightningtrack.resolvers import retention
+    from lightningtrack.resolvers.billing import gateway as billing_gateway
     from lightningtrack.resolvers.effects import collecting
     from lightningtrack.tenancy.runtime import Tenancy
 
@@ -87,6 +88,7 @@ async def _retention(settings: Settings, as_of: str | None, dry_run: bool) -> in
             await runner.drain(within=300)
     finally:
         await runner.close()
+        await billing_gateway.close()
         await tenancy.stop()
     verb = "would do" if dry_run else "did"
     print(f"retention as of {clock.now().isoformat()}: {verb} {len(actions)} actions")

@@ -23,6 +23,7 @@ from lightningtrack import clock
 from lightningtrack.app import create_app
 from lightningtrack.jobs.runner import InProcessRunner
 from lightningtrack.resolvers import retention
+from lightningtrack.resolvers.billing import gateway
 from lightningtrack.resolvers.effects import collecting
 from lightningtrack.resolvers.retention import Action
 from lightningtrack.settings import Settings
@@ -54,6 +55,13 @@ def fake_stripe() -> Iterator[FakeStripe]:
     fake.start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _stripe_clients() -> AsyncIterator[None]:
+    """The server keeps one Stripe client per event loop; the run's loop closes it last."""
+    yield
+    await gateway.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,20 @@
 """The calls to Stripe's API, made with the ``stripe`` library's async client.
 
-Every call goes over ``httpx`` on the running event loop, never blocking it, and never
-inside a database transaction: callers fetch first and write after. ``LT_STRIPE_API_BASE``
+Every call goes over ``httpx`` on the running event loop, never blocking it (each loop
+keeps one client, built in a thread), and never inside a database transaction: callers
+fetch first and write after. ``LT_STRIPE_API_BASE``
 points the client elsewhere (a local fake in the tests). A failure of Stripe becomes a
 ``StripeUnavailable`` whose message says so without any detail of the request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import stripe
@@ -31,7 +35,7 @@ def require_billing(settings: Settings) -> str:
 
 
 class Stripe:
-    """One conversation with Stripe: a client whose connections close at the end."""
+    """The calls the server makes, on one client."""
 
     def __init__(self, client: stripe.StripeClient) -> None:
         self.client = client
@@ -101,17 +105,56 @@ class _HTTPXClient(stripe.HTTPXClient):
         return args, kwargs
 
 
-@asynccontextmanager
-async def connect(settings: Settings) -> AsyncIterator[Stripe]:
-    """A Stripe conversation; ``StripeError`` inside becomes ``StripeUnavailable``."""
-    key = require_billing(settings)
+@dataclass
+class _Pooled:
+    client: stripe.StripeClient
+    http: _HTTPXClient
+
+
+# One client per event loop and configuration: building one costs tens of milliseconds of
+# CPU (its TLS context), and a kept one reuses its connections to Stripe.
+_Identity = tuple[str, str | None]  # API key, API base
+_pooled: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Identity, _Pooled]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _build(key: str, base: str | None) -> _Pooled:
     http = _HTTPXClient(timeout=TIMEOUT_SECONDS)
     client = stripe.StripeClient(
         key,
         http_client=http,
         max_network_retries=NETWORK_RETRIES,
-        base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
+        base_addresses={"api": base} if base else None,
     )
+    return _Pooled(client, http)
+
+
+async def _client(settings: Settings) -> stripe.StripeClient:
+    key = require_billing(settings)
+    loop = asyncio.get_running_loop()
+    clients = _pooled.setdefault(loop, {})
+    identity = (key, settings.stripe_api_base)
+    pooled = clients.get(identity)
+    if pooled is None:
+        built = await asyncio.to_thread(_build, key, settings.stripe_api_base)
+        pooled = clients.setdefault(identity, built)
+        if pooled is not built:  # built twice at once: keep the first
+            await built.http.close_async()  # type: ignore[no-untyped-call]
+    return pooled.client
+
+
+async def close() -> None:
+    """Close the clients of the running loop (at shutdown)."""
+    clients = _pooled.pop(asyncio.get_running_loop(), {})
+    for pooled in clients.values():
+        await pooled.http.close_async()  # type: ignore[no-untyped-call]
+
+
+@asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[Stripe]:
+    """A conversation with Stripe; ``StripeError`` inside becomes ``StripeUnavailable``."""
+    client = await _client(settings)
     try:
         yield Stripe(client)
     except stripe.StripeError as error:
@@ -121,5 +164,3 @@ async def connect(settings: Settings) -> AsyncIterator[Stripe]:
             getattr(error, "code", None) or getattr(error, "http_status", None),
         )
         raise StripeUnavailable() from error
-    finally:
-        await http.close_async()  # type: ignore[no-untyped-call]
