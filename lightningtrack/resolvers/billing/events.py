@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -117,7 +118,7 @@ async def _handle(settings: Settings, event_type: str, data: dict[str, Any]) -> 
         await _payment_failed(settings, updated, invoice)
 
 
-def _period(invoice: dict[str, Any]) -> tuple[Any, Any] | None:
+def _period(invoice: dict[str, Any]) -> tuple[datetime, datetime] | None:
     lines = (invoice.get("lines") or {}).get("data") or []
     periods = [line.get("period") or {} for line in lines if isinstance(line, dict)]
     starts = [timestamp(p.get("start")) for p in periods]
