@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lightningtrack.settings import DatabaseURL, Settings, SettingsError, load_settings
+from lightningtrack.tenancy import storage
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s" * 40
@@ -46,10 +47,11 @@ def test_every_variable_parses(tmp_path: Path) -> None:
             "LT_ENV": "production",
             "LT_STRIPE_API_KEY": "sk_test_1",
             "LT_STRIPE_WEBHOOK_SECRET": "whsec_1",
-            "LT_STRIPE_API_BASE": "http://127.0.0.1:12111",
+            "LT_STRIPE_API_BASE": "http://127.0.0.1:12111/",
             "LT_STRIPE_PRICE_STANDARD": "price_s",
             "LT_STRIPE_PRICE_BUSINESS": "price_b",
             "LT_BACKUP_KEY": "backup-key",
+            "LT_REGION_STORAGE": "eu=/mnt/eu/lt, US=/mnt/us/lt",
             "LT_HOST": "192.0.2.10",
             "LT_PORT": "9000",
             "LT_SESSION_IDLE_TIMEOUT": "3600",
@@ -91,6 +93,9 @@ def test_every_variable_parses(tmp_path: Path) -> None:
     assert settings.stripe_price_standard == "price_s"
     assert settings.stripe_price_business == "price_b"
     assert settings.backup_key == "backup-key"
+    assert settings.billing_enabled
+    assert dict(settings.region_storage) == {"EU": Path("/mnt/eu/lt"), "US": Path("/mnt/us/lt")}
+    assert storage.region_dir(settings, "EU") == Path("/mnt/eu/lt")
     assert settings.host == "192.0.2.10"
     assert settings.port == 9000
     assert settings.session_idle_timeout == timedelta(hours=1)
@@ -149,7 +154,10 @@ def test_defaults_use_var_and_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert settings.broker_url is None
     assert settings.smtp_url is None
     assert settings.stripe_api_key is None
+    assert not settings.billing_enabled
     assert settings.backup_key is None
+    assert storage.region_dir(settings, "EU") == Path("./var/regions/eu")
+    assert storage.region_dir(settings, "US") == Path("./var/regions/us")
     assert settings.graphiql is True
     assert settings.introspection is True
     assert settings.session_cookie_name == "lt_session"
@@ -232,6 +240,19 @@ def test_configured_secret_key_writes_no_file(tmp_path: Path) -> None:
         ({"LT_GRAPHIQL": "maybe"}, "LT_GRAPHIQL"),
         ({"LT_INTROSPECTION": "2"}, "LT_INTROSPECTION"),
         ({"LT_ENV": "production", "LT_PUBLIC_URL": "http://x.example"}, "LT_PUBLIC_URL"),
+        ({"LT_REGION_STORAGE": "asia=/srv/asia"}, "LT_REGION_STORAGE"),
+        ({"LT_REGION_STORAGE": "eu"}, "LT_REGION_STORAGE"),
+        ({"LT_REGION_STORAGE": "eu="}, "LT_REGION_STORAGE"),
+        ({"LT_STRIPE_API_KEY": "sk_test_1"}, "LT_STRIPE_WEBHOOK_SECRET"),
+        ({"LT_STRIPE_WEBHOOK_SECRET": "whsec_1"}, "LT_STRIPE_API_KEY"),
+        (
+            {
+                "LT_STRIPE_API_KEY": "sk_test_1",
+                "LT_STRIPE_WEBHOOK_SECRET": "whsec_1",
+                "LT_STRIPE_API_BASE": "127.0.0.1:12111",
+            },
+            "LT_STRIPE_API_BASE",
+        ),
     ],
 )
 def test_bad_value_raises_one_sentence_naming_the_variable(
