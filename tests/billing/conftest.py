@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import secrets
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime
@@ -26,8 +27,9 @@ from lightningtrack.resolvers import retention
 from lightningtrack.resolvers.billing import gateway
 from lightningtrack.resolvers.effects import collecting
 from lightningtrack.resolvers.retention import Action
-from lightningtrack.settings import Settings
+from lightningtrack.settings import DatabaseURL, Settings
 from lightningtrack.tenancy.runtime import Tenancy
+from tests import clusters
 from tests.billing.fake_stripe import Event, FakeStripe, sign
 from tests.conftest import Client
 from tests.retention.conftest import Person, Sweep, kinds
@@ -62,6 +64,18 @@ async def _stripe_clients() -> AsyncIterator[None]:
     """The server keeps one Stripe client per event loop; the run's loop closes it last."""
     yield
     await gateway.close()
+
+
+@pytest.fixture(scope="session")
+def eu_server() -> Iterator[DatabaseURL]:
+    """A second PostgreSQL server for the EU region, for the whole run."""
+    reason = clusters.unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"a second PostgreSQL cluster is needed: {reason}")
+        pytest.skip(reason)
+    with clusters.postgres_cluster() as url:
+        yield DatabaseURL.parse("LT_REGIONS", url)
 
 
 @pytest.fixture(scope="session")

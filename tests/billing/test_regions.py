@@ -1,13 +1,12 @@
 """Two regions on two real PostgreSQL servers: the main test server holds US, a second
-cluster started for this module holds EU. A workspace's database is on its region's
+cluster started for the run holds EU. A workspace's database is on its region's
 server and nowhere else; its exports are written in its region's folder; STANDARD cannot
 be bought for an EU workspace; erasure removes it from its own server."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +24,11 @@ from lightningtrack.resolvers.exports import archive_path
 from lightningtrack.settings import DatabaseURL, Settings
 from lightningtrack.tenancy import databases, migration, storage
 from lightningtrack.tenancy.runtime import Tenancy
-from tests import clusters
 from tests.billing.conftest import CHECKOUT, PROJECT_CREATE, checkout
 from tests.conftest import BACKEND, WORKSPACE_CREATE, Client, signed_up, unique
 from tests.retention.conftest import DAY
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="regions are PostgreSQL servers")
-
-
-@pytest.fixture(scope="module")
-def eu_server() -> Iterator[DatabaseURL]:
-    reason = clusters.unavailable_reason()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"a second PostgreSQL cluster is needed: {reason}")
-        pytest.skip(reason)
-    with clusters.postgres_cluster() as url:
-        yield DatabaseURL.parse("LT_REGIONS", url)
 
 
 @pytest.fixture(scope="module")

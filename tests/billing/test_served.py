@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 import pytest
 
-from lightningtrack.settings import Settings, load_settings
+from lightningtrack.settings import DatabaseURL, Settings, load_settings
 from lightningtrack.tenancy import databases
 from tests.billing.conftest import BILLING, CHECKOUT, PRICE_BUSINESS, PRICE_STANDARD
 from tests.billing.fake_stripe import Event, FakeStripe, sign
@@ -76,14 +76,19 @@ class Installation:
                 found.append(str(message["X-LightningTrack-Kind"]))
         return sorted(found)
 
-    async def databases(self) -> list[str]:
-        server = self.settings.workspace_database_url
-        return await databases.list_databases(server, databases.name_prefix(self.settings))
+    async def databases(self, region: str = "US") -> list[str]:
+        """The workspace databases on the region's server (files, on SQLite)."""
+        server = databases.server_url(self.settings, region)
+        names = await databases.list_databases(server, databases.name_prefix(self.settings))
+        return [name for name in names if "_ws_" in name]
 
 
 @pytest.fixture
-async def installation(fake_stripe: FakeStripe, tmp_path: Path) -> AsyncIterator[Installation]:
-    """A served installation of its own, billing on against the fake Stripe."""
+async def installation(
+    fake_stripe: FakeStripe, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Installation]:
+    """A served installation of its own, billing on against the fake Stripe; on PostgreSQL
+    with two regions, US on the main test server and EU on the run's second cluster."""
     port = free_port()
     secret = f"whsec_{secrets.token_hex(16)}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LT_")}
@@ -104,6 +109,8 @@ async def installation(fake_stripe: FakeStripe, tmp_path: Path) -> AsyncIterator
     landlord = f"lt_test_{secrets.token_hex(4)}_served"
     if BACKEND == "postgres":
         env["LT_DATABASE_URL"] = f"{POSTGRES_URL}/{landlord}"
+        eu: DatabaseURL = request.getfixturevalue("eu_server")
+        env["LT_REGIONS"] = f"us={POSTGRES_URL},eu=postgres://{eu.user}@{eu.host}:{eu.port}"
     settings = load_settings(env)
     if BACKEND == "postgres":
         conn = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
@@ -111,6 +118,7 @@ async def installation(fake_stripe: FakeStripe, tmp_path: Path) -> AsyncIterator
             await conn.execute(f'CREATE DATABASE "{landlord}"')
         finally:
             await conn.close()
+    log = (tmp_path / "server.log").open("wb")
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -118,8 +126,8 @@ async def installation(fake_stripe: FakeStripe, tmp_path: Path) -> AsyncIterator
         "serve",
         cwd=ROOT,
         env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        stdout=log,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -128,7 +136,7 @@ async def installation(fake_stripe: FakeStripe, tmp_path: Path) -> AsyncIterator
                 with contextlib.suppress(httpx.TransportError):
                     if (await http.get("/readyz")).status_code == 200:
                         break
-                assert server.returncode is None, "the server exited"
+                assert server.returncode is None, (tmp_path / "server.log").read_text()
                 await asyncio.sleep(0.1)
             else:
                 pytest.fail("the server did not become ready")
@@ -141,6 +149,7 @@ async def installation(fake_stripe: FakeStripe, tmp_path: Path) -> AsyncIterator
             if server.returncode is None:
                 server.kill()
                 await server.wait()
+        log.close()
         await drop_everything(settings)
         if BACKEND == "postgres":
             conn = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
@@ -169,25 +178,40 @@ async def wait_for_mail(installation: Installation, address: str, count: int) ->
     return installation.outbox(address)
 
 
+async def sign_up(http: httpx.AsyncClient, name: str) -> str:
+    address = f"{name.lower()}-{secrets.token_hex(4)}@example.com"
+    await gql(
+        http, SIGN_UP, {"input": {"name": name, "email": address, "password": "correct horse"}}
+    )
+    return address
+
+
+async def start_checkout(
+    http: httpx.AsyncClient, fake: FakeStripe, slug: str, region: str, plan: str
+) -> str:
+    """Create a workspace in ``region`` and open a Checkout; the Stripe session id."""
+    workspace = {"name": f"Served {region}", "slug": slug, "region": region}
+    await gql(http, WORKSPACE_CREATE, {"input": workspace})
+    answer = await gql(http, CHECKOUT, {"plan": plan}, **{"X-Workspace": slug})
+    return str(answer["checkoutSessionCreate"]["url"]).rsplit("/", 1)[1]
+
+
 async def test_a_served_installation_follows_stripe_and_the_retention_sweep(
     installation: Installation, fake_stripe: FakeStripe
 ) -> None:
     fake = fake_stripe
-    address = f"served-{secrets.token_hex(4)}@example.com"
+    two_regions = BACKEND == "postgres"
     slug = f"served-{secrets.token_hex(4)}"
+    eu_slug = f"served-eu-{secrets.token_hex(4)}"
     async with httpx.AsyncClient(base_url=installation.url) as http:
-        await gql(
-            http,
-            SIGN_UP,
-            {"input": {"name": "Sven", "email": address, "password": "correct horse"}},
-        )
-        await gql(http, WORKSPACE_CREATE, {"input": {"name": "Served", "slug": slug}})
-        checkout = await gql(http, CHECKOUT, {"plan": "BUSINESS"}, **{"X-Workspace": slug})
-        session = checkout["checkoutSessionCreate"]["url"].rsplit("/", 1)[1]
+        address = await sign_up(http, "Sven")
+        session = await start_checkout(http, fake, slug, "US", "STANDARD")
         customer = fake.sessions[session]["customer"]
-
         events: list[Event] = fake.complete_checkout(session)
         subscription = fake.subscription_of(customer)["id"]
+        if two_regions:  # a second workspace, in the EU, paying all along
+            eu_session = await start_checkout(http, fake, eu_slug, "EU", "BUSINESS")
+            events += fake.complete_checkout(eu_session, last4="9995")
         events += fake.change_card(customer, "8431")
         events += fake.fail_renewal(subscription)
         events += fake.recover(subscription)
@@ -199,12 +223,9 @@ async def test_a_served_installation_follows_stripe_and_the_retention_sweep(
         rng.shuffle(stream)
         for event in stream:
             payload = json.dumps(event).encode()
+            stale = sign(payload, installation.secret, int(time.time()) - 400)
             forged = await http.post(
-                "/webhooks/stripe",
-                content=payload,
-                headers={
-                    "Stripe-Signature": sign(payload, installation.secret, int(time.time()) - 400)
-                },
+                "/webhooks/stripe", content=payload, headers={"Stripe-Signature": stale}
             )
             assert forged.status_code == 400
             response = await http.post(
@@ -220,7 +241,7 @@ async def test_a_served_installation_follows_stripe_and_the_retention_sweep(
         billing = (await gql(http, BILLING, **{"X-Workspace": slug}))["billing"]
         deletion = ended + 30 * DAY
         assert billing == {
-            "plan": "BUSINESS",
+            "plan": "STANDARD",
             "status": "CANCELLED",
             "trialEndsAt": billing["trialEndsAt"],
             "currentPeriodEnd": billing["currentPeriodEnd"],
@@ -228,29 +249,43 @@ async def test_a_served_installation_follows_stripe_and_the_retention_sweep(
             "deletionScheduledAt": deletion.isoformat(),
             "cardLast4": "8431",
         }
-        mails = await wait_for_mail(installation, address, 5)
-        assert mails == sorted(
-            [
-                "registration",
-                "billing_receipt",
-                "billing_receipt",
-                "billing_payment_failed",
-                "billing_subscription_ended",
-            ]
-        )
-
-    [db_name] = [n for n in await installation.databases() if "_ws_" in n]
-    for moment in (deletion - 7 * DAY, deletion - DAY):
-        await installation.cli("retention", "run", "--as-of", moment.isoformat())
-    assert db_name in await installation.databases()
-    printed = await installation.cli("retention", "run", "--as-of", deletion.isoformat())
-    assert f"erase workspace: {slug}" in printed
-    assert db_name not in await installation.databases()
-    assert installation.outbox(address) == sorted(
-        [
-            *mails,
-            "billing_cancellation_reminder",
-            "workspace_deletion_reminder",
+        expected = [
+            "registration",
+            "billing_receipt",
+            "billing_receipt",
+            "billing_payment_failed",
+            "billing_subscription_ended",
         ]
-    )
-    assert fake.customers[customer].get("deleted") is True
+        if two_regions:
+            eu_billing = (await gql(http, BILLING, **{"X-Workspace": eu_slug}))["billing"]
+            assert (eu_billing["status"], eu_billing["plan"]) == ("ACTIVE", "BUSINESS")
+            assert eu_billing["cardLast4"] == "9995"
+            expected.append("billing_receipt")
+        mails = await wait_for_mail(installation, address, len(expected))
+        assert mails == sorted(expected)
+
+        [us_db] = await installation.databases("US")
+        if two_regions:
+            [eu_db] = await installation.databases("EU")
+            assert eu_db != us_db
+
+        for moment in (deletion - 7 * DAY, deletion - DAY):
+            await installation.cli("retention", "run", "--as-of", moment.isoformat())
+        assert await installation.databases("US") == [us_db]
+        printed = await installation.cli("retention", "run", "--as-of", deletion.isoformat())
+        assert f"erase workspace: {slug}" in printed
+        assert await installation.databases("US") == []
+        if two_regions:
+            assert await installation.databases("EU") == [eu_db]
+            # The sweep ran a month ahead, past the session's idle limit: sign in again.
+            await gql(
+                http,
+                "mutation($i: SignInInput!) { signIn(input: $i) { account { id } } }",
+                {"i": {"email": address, "password": "correct horse"}},
+            )
+            workspaces = (await gql(http, "{ workspaces { slug region status } }"))["workspaces"]
+            assert workspaces == [{"slug": eu_slug, "region": "EU", "status": "ACTIVE"}]
+        assert installation.outbox(address) == sorted(
+            [*mails, "billing_cancellation_reminder", "workspace_deletion_reminder"]
+        )
+        assert fake.customers[customer].get("deleted") is True

@@ -2,9 +2,9 @@
 
 Every call goes over ``httpx`` on the running event loop, never blocking it (each loop
 keeps one client, built in a thread), and never inside a database transaction: callers
-fetch first and write after. ``LT_STRIPE_API_BASE``
-points the client elsewhere (a local fake in the tests). A failure of Stripe becomes a
-``StripeUnavailable`` whose message says so without any detail of the request.
+fetch first and write after. ``LT_STRIPE_API_BASE`` points the client elsewhere (a local
+fake in the tests). A failure of Stripe becomes a ``StripeUnavailable`` whose message
+says so without any detail of the request.
 """
 
 from __future__ import annotations
