@@ -1,7 +1,7 @@
 """A local stand-in for Stripe's API: a real HTTP server on a free loopback port.
 
-It answers the endpoints the server calls (customers, checkout and portal sessions,
-subscriptions, a customer's payment methods) with Stripe's object shapes, keeps what it
+It answers the endpoints the server calls (customers, checkout and portal sessions, a
+subscription, a customer's payment methods) with Stripe's object shapes, keeps what it
 was asked in ``requests`` (with the idempotency key), and replays an answer for a repeated
 idempotency key as Stripe does. Tests play the customer's part with ``complete_checkout``,
 ``change_card``, ``fail_renewal``, ``recover`` and ``cancel``: each changes the state as
@@ -226,11 +226,9 @@ class FakeStripe:
             return self._create_session(params)
         if method == "POST" and path == "/v1/billing_portal/sessions":
             return self._create_portal(params)
-        if method == "GET" and path == "/v1/subscriptions":
-            return self._list_subscriptions(params, expand)
         match = re.fullmatch(r"/v1/subscriptions/([^/]+)", path)
         if match and method == "GET":
-            return self._subscription(match[1], [e.removeprefix("data.") for e in expand])
+            return self._subscription(match[1], expand)
         raise StripeFailure(
             404,
             {"error": {"type": "invalid_request_error", "message": f"Unrecognized {path}"}},
@@ -337,19 +335,6 @@ class FakeStripe:
             "url": f"https://billing.stripe.com/p/session/{portal_id}",
             "livemode": False,
         }
-
-    def _list_subscriptions(self, params: dict[str, Any], expand: list[str]) -> dict[str, Any]:
-        customer = params.get("customer")
-        status = params.get("status")
-        found = [
-            s
-            for s in self.subscriptions.values()
-            if (customer is None or s["customer"] == customer)
-            and (status == "all" or (status is None and s["status"] != "canceled"))
-        ]
-        found.sort(key=lambda s: s["created"], reverse=True)
-        inner = [e.removeprefix("data.") for e in expand if e.startswith("data.")]
-        return self._list("/v1/subscriptions", [self._subscription(s["id"], inner) for s in found])
 
     def _subscription(self, subscription_id: str, expand: list[str]) -> dict[str, Any]:
         subscription = self.subscriptions.get(subscription_id)

@@ -77,3 +77,13 @@ def test_transitions() -> None:
 
     trial = sync.changes_for(workspace(WorkspaceStatus.TRIAL_EXPIRED), Snapshot(Standing.NONE), NOW)
     assert "status" not in trial and "deletion_scheduled_at" not in trial
+
+
+def test_the_subscription_an_event_names() -> None:
+    assert snapshot.subscription_named({"object": "subscription", "id": "sub_1"}) == "sub_1"
+    invoice = {"object": "invoice", "parent": {"subscription_details": {"subscription": "sub_2"}}}
+    assert snapshot.subscription_named(invoice) == "sub_2"
+    assert snapshot.subscription_named({"object": "invoice", "subscription": "sub_3"}) == "sub_3"
+    session = {"object": "checkout.session", "subscription": {"id": "sub_4"}}
+    assert snapshot.subscription_named(session) == "sub_4"
+    assert snapshot.subscription_named({"object": "payment_method", "id": "pm_1"}) is None

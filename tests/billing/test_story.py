@@ -97,6 +97,9 @@ async def test_a_subscription_from_trial_to_erasure(
 
     await deliver(fake.complete_checkout(again, last4="4242"))
     subscription = fake.subscription_of(row.stripe_customer_id)
+    # Each event made the server read the subscription from Stripe again.
+    reads = [r for r in fake.requests if r.path == f"/v1/subscriptions/{subscription['id']}"]
+    assert len(reads) >= 4 and all(r.method == "GET" for r in reads)
     paid = await billing_of(guest.client)
     assert paid == {
         "plan": "BUSINESS",

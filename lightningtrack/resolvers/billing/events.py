@@ -23,7 +23,7 @@ from lightningtrack import clock
 from lightningtrack.models.landlord import StripeEvent, Workspace
 from lightningtrack.resolvers import mail
 from lightningtrack.resolvers.billing import customers, notices, sync
-from lightningtrack.resolvers.billing.snapshot import timestamp
+from lightningtrack.resolvers.billing.snapshot import subscription_named, timestamp
 from lightningtrack.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,10 +108,11 @@ async def _handle(settings: Settings, event_type: str, data: dict[str, Any]) -> 
         # An erased workspace, or a customer this installation did not create.
         log.info("Stripe event %s for an unknown customer: nothing to do", data.get("id"))
         return
-    updated = await sync.sync_workspace(settings, workspace)
+    obj = (data.get("data") or {}).get("object") or {}
+    updated = await sync.sync_workspace(settings, workspace, subscription_named(obj))
     if updated is None:
         return
-    invoice = (data.get("data") or {}).get("object") or {}
+    invoice = obj
     if event_type == "invoice.paid":
         await _receipt(settings, updated, invoice)
     elif event_type == "invoice.payment_failed":

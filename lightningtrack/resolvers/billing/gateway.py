@@ -65,18 +65,18 @@ class Stripe:
         )
         return str(session.url)
 
-    async def subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
-        """Every subscription of the customer, ended ones included, with its default
-        payment method expanded."""
-        page = await self.client.v1.subscriptions.list_async(
-            {
-                "customer": customer_id,
-                "status": "all",
-                "limit": 100,
-                "expand": ["data.default_payment_method"],
-            }
-        )
-        return [item.to_dict() for item in page.data]
+    async def subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        """A subscription as Stripe has it now, its default payment method expanded; None
+        if Stripe does not know it."""
+        try:
+            found = await self.client.v1.subscriptions.retrieve_async(
+                subscription_id, {"expand": ["default_payment_method"]}
+            )
+        except stripe.InvalidRequestError as error:
+            if error.code == "resource_missing":
+                return None
+            raise
+        return found.to_dict()
 
     async def customer(self, customer_id: str) -> dict[str, Any] | None:
         """The customer with its invoice default payment method expanded; None once deleted."""

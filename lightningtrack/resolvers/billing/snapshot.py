@@ -2,7 +2,8 @@
 standing, on which plan, until when, and with which card.
 
 Reading the state again on every event, instead of trusting what an event carries, makes
-the outcome independent of the order and repetition in which events arrive.
+the outcome independent of the order and repetition in which events arrive: whichever
+event comes last, the subscriptions it and the record name are read as they are now.
 """
 
 from __future__ import annotations
@@ -118,10 +119,17 @@ def from_subscription(
     )
 
 
-async def fetch(settings: Settings, stripe: Stripe, customer_id: str) -> Snapshot:
-    """The customer's state now. The card is the one Stripe charges: the subscription's
-    default payment method, else the customer's invoice default, else the newest card."""
-    subscription = current_subscription(await stripe.subscriptions(customer_id))
+async def fetch(
+    settings: Settings, stripe: Stripe, customer_id: str, subscription_ids: set[str]
+) -> Snapshot:
+    """The customer's state now, from the subscriptions it is known to have (the one on
+    record, and the one the event names). The card is the one Stripe charges: the
+    subscription's default payment method, else the customer's invoice default, else its
+    newest card."""
+    found = [await stripe.subscription(sid) for sid in sorted(subscription_ids)]
+    # Only the customer's own: a subscription id never moves a workspace onto another's.
+    own = [s for s in found if s is not None and _customer_id(s) == customer_id]
+    subscription = current_subscription(own)
     card = card_last4(subscription.get("default_payment_method")) if subscription else None
     if card is None:
         customer = await stripe.customer(customer_id)
@@ -131,3 +139,24 @@ async def fetch(settings: Settings, stripe: Stripe, customer_id: str) -> Snapsho
             if card is None:
                 card = card_last4(await stripe.newest_card(customer_id))
     return from_subscription(settings, subscription, card)
+
+
+def _customer_id(obj: dict[str, Any]) -> str | None:
+    customer = obj.get("customer")
+    if isinstance(customer, dict):
+        customer = customer.get("id")
+    return customer if isinstance(customer, str) else None
+
+
+def subscription_named(obj: dict[str, Any]) -> str | None:
+    """The subscription an event's object names: itself, or the one it belongs to."""
+    if obj.get("object") == "subscription":
+        found = obj.get("id")
+    elif obj.get("object") == "invoice":
+        details = (obj.get("parent") or {}).get("subscription_details") or {}
+        found = details.get("subscription") or obj.get("subscription")  # newer, older API
+    else:
+        found = obj.get("subscription")  # a checkout session
+    if isinstance(found, dict):
+        found = found.get("id")
+    return found if isinstance(found, str) and found else None

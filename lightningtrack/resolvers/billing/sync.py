@@ -96,15 +96,19 @@ async def apply(workspace_id: uuid.UUID, state: Snapshot, fetched_at: datetime) 
     raise RuntimeError(f"the billing state of workspace {workspace_id} kept changing meanwhile")
 
 
-async def sync_workspace(settings: Settings, workspace: Workspace) -> Workspace | None:
-    """Fetch the workspace's Stripe state (outside any transaction) and apply it."""
+async def sync_workspace(
+    settings: Settings, workspace: Workspace, mentioned: str | None = None
+) -> Workspace | None:
+    """Fetch the workspace's Stripe state (outside any transaction) and apply it: the
+    subscription on record and ``mentioned`` (an event's) are read as Stripe has them."""
     customer_id = workspace.stripe_customer_id
     if customer_id is None:
         return workspace
+    candidates = {s for s in (workspace.stripe_subscription_id, mentioned) if s}
     # Wall time, not the app clock: it orders real fetches, also while tests move the clock.
     fetched_at = datetime.now(UTC)
     async with gateway.connect(settings) as stripe:
-        state = await snapshot.fetch(settings, stripe, customer_id)
+        state = await snapshot.fetch(settings, stripe, customer_id, candidates)
     updated = await apply(workspace.id, state, fetched_at)
     if updated is not None:
         await notify(settings, updated, state)
