@@ -49,7 +49,7 @@ def test_every_variable_parses(tmp_path: Path) -> None:
             "LT_STRIPE_API_BASE": "http://127.0.0.1:12111",
             "LT_STRIPE_PRICE_STANDARD": "price_s",
             "LT_STRIPE_PRICE_BUSINESS": "price_b",
-            "LT_BACKUP_KEY": "backup-key",
+            "LT_BACKUP_KEY": "backup-key-" + "k" * 32,
             "LT_HOST": "192.0.2.10",
             "LT_PORT": "9000",
             "LT_SESSION_IDLE_TIMEOUT": "3600",
@@ -90,7 +90,7 @@ def test_every_variable_parses(tmp_path: Path) -> None:
     assert settings.stripe_api_base == "http://127.0.0.1:12111"
     assert settings.stripe_price_standard == "price_s"
     assert settings.stripe_price_business == "price_b"
-    assert settings.backup_key == "backup-key"
+    assert settings.backup_key == "backup-key-" + "k" * 32
     assert settings.host == "192.0.2.10"
     assert settings.port == 9000
     assert settings.session_idle_timeout == timedelta(hours=1)

@@ -16,7 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from lightningtrack import clock, logs
+from lightningtrack import clock, logs, metrics
 from lightningtrack.errors import AppError, RateLimited, Unauthenticated
 from lightningtrack.jobs.runner import Runner
 from lightningtrack.resolvers import api_keys, sessions, workspaces
@@ -162,7 +162,11 @@ class GraphQLView(GraphQL[Context, None]):
             first = errors[0]
             code = (first.extensions or {}).get("code") if hasattr(first, "extensions") else None
             outcome = str(code or "error")
-        operation = getattr(request_data, "operation_name", None) or "anonymous"
+        operation = (
+            context.operation_name or getattr(request_data, "operation_name", None) or "anonymous"
+        )
+        elapsed = time.perf_counter() - started
+        metrics.observe_request(str(operation), outcome, elapsed)
         workspace = context.workspace
         self.request_log.record(
             Entry(
@@ -172,7 +176,7 @@ class GraphQLView(GraphQL[Context, None]):
                 account_id=context.account.id if context.account else None,
                 api_key_id=context.api_key.id if context.api_key else None,
                 operation=str(operation),
-                duration_ms=round((time.perf_counter() - started) * 1000),
+                duration_ms=round(elapsed * 1000),
                 outcome=outcome,
                 client_ip=context.client_ip,
             )
