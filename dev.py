@@ -78,7 +78,7 @@ def test(extra: list[str]) -> int:
 
 
 def check() -> int:
-    sources = [p for p in ("lightningtrack", "tests", "bench", "dev.py") if (ROOT / p).exists()]
+    sources = [p for p in ("lightningtrack", "tests", "bench", "scripts", "dev.py") if (ROOT / p).exists()]
     steps = [
         [_bin(VENV, "ruff"), "check", *sources],
         [_bin(VENV, "ruff"), "format", "--check", *sources],

@@ -18,6 +18,7 @@ from lightningtrack.jobs.runner import InProcessRunner, Runner, sweep_forever
 from lightningtrack.resolvers import exports
 from lightningtrack.resolvers.ratelimit import RateLimiter
 from lightningtrack.resolvers.request_log import RequestLogWriter
+from lightningtrack.schema import graphiql
 from lightningtrack.schema.view import GraphQLView
 from lightningtrack.settings import Settings, load_settings
 from lightningtrack.tenancy import migration
@@ -121,6 +122,8 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    if settings.graphiql:
+        app.router.routes.append(Route("/graphiql/{path:path}", graphiql.asset, methods=["GET"]))
     app.add_middleware(TransportGuard, settings=settings)
     app.add_middleware(metrics.ResponseCounter)
     app.state.settings = settings

@@ -23,7 +23,7 @@ from lightningtrack.resolvers import api_keys, sessions, workspaces
 from lightningtrack.resolvers.effects import collecting
 from lightningtrack.resolvers.ratelimit import RateLimiter
 from lightningtrack.resolvers.request_log import Entry, RequestLogWriter
-from lightningtrack.schema import build_schema
+from lightningtrack.schema import build_schema, graphiql
 from lightningtrack.schema.context import Context
 from lightningtrack.schema.errors import classify
 from lightningtrack.schema.limits import Limits
@@ -65,6 +65,9 @@ class GraphQLView(GraphQL[Context, None]):
         self.jobs = jobs
         self.limiter = limiter
         self.request_log = request_log
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page()
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
