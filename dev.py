@@ -78,7 +78,8 @@ def test(extra: list[str]) -> int:
 
 
 def check() -> int:
-    sources = [p for p in ("lightningtrack", "tests", "bench", "scripts", "dev.py") if (ROOT / p).exists()]
+    folders = ("lightningtrack", "tests", "bench", "scripts", "dev.py")
+    sources = [p for p in folders if (ROOT / p).exists()]
     steps = [
         [_bin(VENV, "ruff"), "check", *sources],
         [_bin(VENV, "ruff"), "format", "--check", *sources],
