@@ -26,6 +26,7 @@ from lightningtrack.resolvers.request_log import Entry, RequestLogWriter
 from lightningtrack.schema import build_schema, graphiql
 from lightningtrack.schema.context import Context
 from lightningtrack.schema.errors import classify
+from lightningtrack.schema.http import GraphQLOverHTTP
 from lightningtrack.schema.limits import Limits
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
@@ -40,7 +41,7 @@ def _request_id(offered: str | None) -> str:
     return uuid.uuid4().hex
 
 
-class GraphQLView(GraphQL[Context, None]):
+class GraphQLView(GraphQLOverHTTP, GraphQL[Context, None]):
     def __init__(
         self,
         settings: Settings,
