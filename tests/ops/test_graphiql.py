@@ -39,13 +39,21 @@ FLAGS = [
 ]
 
 
-async def _run(page: Any, query: str) -> str:
-    """Put ``query`` in the editor, press the run button, return what the result pane shows."""
+async def _run(page: Any, query: str, variables: dict[str, Any] | None = None) -> str:
+    """Put ``query`` (and ``variables``) in the editors, press the run button, return what
+    the result pane shows."""
     await page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=30_000)
     await page.evaluate(
         "q => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q)",
         query,
     )
+    if variables is not None:
+        await page.click("button:has-text('Variables')")
+        await page.evaluate(
+            "v => document.querySelector('.graphiql-editor-tool .CodeMirror')"
+            ".CodeMirror.setValue(v)",
+            json.dumps(variables),
+        )
     # GraphiQL reads the edited document (and its operation name) after a short debounce.
     await page.wait_for_timeout(400)
     await page.click(".graphiql-execute-button")
@@ -64,7 +72,8 @@ async def test_graphiql_runs_queries_with_the_cookie_and_with_an_api_key_offline
     cookie = owner.http.cookies.get(settings.session_cookie_name)
     assert cookie
     secret, _ = await create_key(owner, ["READ"], name="GraphiQL")
-    name = (await owner.gql("{ viewer { name } }"))["viewer"]["name"]
+    viewer = (await owner.gql("{ viewer { name email } }"))["viewer"]
+    name, email = viewer["name"], viewer["email"]
     slug = owner.workspace
     assert slug
 
@@ -98,6 +107,21 @@ async def test_graphiql_runs_queries_with_the_cookie_and_with_an_api_key_offline
             await page.goto(f"{base}/graphql?headers={quote(headers)}")
             shown = await _run(page, "query Key { workspace { slug } }")
             assert slug in shown and "UNAUTHENTICATED" not in shown, shown
+
+            # Signing in from the page itself: the cookie it sets is sent with what follows.
+            fresh = await browser.new_context()
+            page = await fresh.new_page()
+            page.on("request", lambda r: requested.append(r.url))
+            await page.goto(f"{base}/graphql")
+            shown = await _run(
+                page,
+                "mutation SignIn($i: SignInInput!) { signIn(input: $i) { account { name } } }",
+                {"i": {"email": email, "password": "correct horse"}},
+            )
+            assert name in shown, shown
+            shown = await _run(page, "query Me { viewer { name } workspaces { slug } }")
+            assert name in shown and slug in shown, shown
+            assert any(c["name"] == settings.session_cookie_name for c in await fresh.cookies())
 
             # The control: the outside is indeed unreachable from this browser.
             outside = await (await browser.new_context()).new_page()
