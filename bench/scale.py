@@ -233,6 +233,12 @@ def pool_events() -> dict[str, float]:
     return found
 
 
+def _difference(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before.get(k, 0.0) for k in after if k != "cap"} | {
+        "cap": after.get("cap", 0.0)
+    }
+
+
 def load(keys: list[str], seconds: int, connections: int) -> tuple[LoadResult, int]:
     with Backends() as watch:
         result = run_wrk(
@@ -270,19 +276,25 @@ def main() -> int:
         migrate_seconds, migrate_peak, migrate_summary = migrate(env)
         with serving(env, args.workers):
             print("load: one workspace", flush=True)
-            one, one_peak = load(provisioned.keys[:1], args.seconds, args.connections)
+            one = load(provisioned.keys[:1], args.seconds, args.connections)
             before = pool_events()
             print(f"load: round-robin over {args.workspaces} workspaces", flush=True)
-            spread, spread_peak = load(provisioned.keys, args.seconds, args.connections)
-            after = pool_events()
+            spread = load(provisioned.keys, args.seconds, args.connections)
+            churn = _difference(before, pool_events())
+        # The same cap shared by more, smaller pools: more workspaces at once per process.
+        small_pools = {**env, "LT_POOL_SIZE_PER_WORKSPACE": "1"}
+        with serving(small_pools, args.workers):
+            before = pool_events()
+            print("load: round-robin again, one connection per workspace pool", flush=True)
+            single = load(provisioned.keys, args.seconds, args.connections)
+            single_churn = _difference(before, pool_events())
         write(
             args,
             provisioned,
             (migrate_seconds, migrate_peak, migrate_summary),
-            (one, one_peak),
-            (spread, spread_peak),
-            before,
-            after,
+            one,
+            (spread, churn),
+            (single, single_churn),
         )
     finally:
         if not args.keep:
@@ -292,22 +304,40 @@ def main() -> int:
     return 0
 
 
+Loaded = tuple[LoadResult, int]
+
+
+def _row(label: str, result: Loaded, base: LoadResult | None) -> str:
+    r, peak = result
+    ratio = f" ({r.rps / base.rps:.2f}x one workspace)" if base else ""
+    p99 = f" ({r.p99_ms / base.p99_ms:.2f}x)" if base else ""
+    return (
+        f"| {label} | {r.rps:.0f} req/s{ratio}, p50 {r.p50_ms:.1f} / p99 {r.p99_ms:.1f} ms"
+        f"{p99}, {r.errors} errors | {peak} |"
+    )
+
+
+def _churn(label: str, result: Loaded, churn: dict[str, float]) -> str:
+    requests = result[0].requests or 1
+    return (
+        f"- Pool churn, {label}: {churn.get('opened', 0):.0f} pools opened and"
+        f" {churn.get('evicted', 0):.0f} evicted for {requests:,} requests"
+        f" ({churn.get('opened', 0) / requests:.2f} per request);"
+        f" {churn.get('waited', 0):.0f} leases waited because every pool was busy."
+    )
+
+
 def write(
     args: argparse.Namespace,
     provisioned: Provisioned,
     migrated: tuple[float, int, str],
-    one: tuple[LoadResult, int],
-    spread: tuple[LoadResult, int],
-    before: dict[str, float],
-    after: dict[str, float],
+    one: Loaded,
+    spread: tuple[Loaded, dict[str, float]],
+    single: tuple[Loaded, dict[str, float]],
 ) -> None:
     workspace_cap = args.workers * args.pool_cap
     server_cap = args.workers * (args.pool_cap + LANDLORD_POOL)
-    (a, a_peak), (b, b_peak) = one, spread
-    requests = b.requests or 1
-    opened = after.get("opened", 0) - before.get("opened", 0)
-    evicted = after.get("evicted", 0) - before.get("evicted", 0)
-    waited = after.get("waited", 0) - before.get("waited", 0)
+    peak = max(spread[0][1], single[0][1], one[1])
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
         MARKER,
@@ -315,8 +345,11 @@ def write(
         "",
         f"Run {stamp} with `python3 -m bench.scale --workspaces {args.workspaces}"
         f" --pool-cap {args.pool_cap} --workers {args.workers} --seconds {args.seconds}"
-        f" --connections {args.connections}`. Peak backends are PostgreSQL sessions connected"
-        " to this run's databases (landlord and workspaces), sampled every 50 ms.",
+        f" --connections {args.connections}`: one query (`workspace {{ slug }}"
+        " projects(first: 5) { totalCount }` with an API key) through `serve --workers"
+        f" {args.workers}`. Peak backends are PostgreSQL sessions connected to this run's"
+        " databases (landlord and workspaces), sampled every 50 ms. The machine is shared:"
+        " compare the ratios.",
         "",
         "| phase | figure | peak backends |",
         "| --- | --- | --- |",
@@ -324,20 +357,25 @@ def write(
         f" median {provisioned.median_ms:.0f} ms per workspace | {provisioned.peak} |",
         f"| `lightningtrack migrate`, {args.migrate_concurrency} at once |"
         f" {migrated[0]:.0f} s ({migrated[2]}) | {migrated[1]} |",
-        f"| load, one workspace | {a.rps:.0f} req/s, p50 {a.p50_ms:.1f} / p99 {a.p99_ms:.1f} ms,"
-        f" {a.errors} errors | {a_peak} |",
-        f"| load, round-robin over {args.workspaces:,} | {b.rps:.0f} req/s"
-        f" ({b.rps / a.rps:.2f}x one workspace), p50 {b.p50_ms:.1f} / p99 {b.p99_ms:.1f} ms"
-        f" ({b.p99_ms / a.p99_ms:.2f}x), {b.errors} errors | {b_peak} |",
+        _row("load, one workspace", one, None),
+        _row(f"load, round-robin over {args.workspaces:,}", spread[0], one[0]),
+        _row("the same, one connection per workspace pool", single[0], one[0]),
         "",
         f"- Cap: {args.workers} server processes x LT_POOL_MAX_CONNECTIONS {args.pool_cap} ="
-        f" {workspace_cap} workspace connections (the metrics report"
-        f" `lightningtrack_workspace_pool_connection_cap` {after.get('cap', 0):.0f}), plus"
-        f" {LANDLORD_POOL} landlord connections per process: {server_cap} at most. Peak"
-        f" during the round-robin load: {b_peak} ({b_peak / server_cap:.2f}x the cap).",
-        f"- Pool churn during the round-robin load: {opened:.0f} pools opened and"
-        f" {evicted:.0f} evicted for {requests:,} requests ({opened / requests:.2f} per"
-        f" request); {waited:.0f} leases waited for a pool because every pool was busy.",
+        f" {workspace_cap} workspace connections (`lightningtrack_workspace_pool_connection_cap`"
+        f" read {spread[1].get('cap', 0):.0f}), plus {LANDLORD_POOL} landlord connections per"
+        f" process: {server_cap} at most. Highest peak of the load phases: {peak}"
+        f" ({peak / server_cap:.2f}x the cap).",
+        _churn(
+            f"LT_POOL_SIZE_PER_WORKSPACE=4 ({args.pool_cap // 4} pools per process)",
+            spread[0],
+            spread[1],
+        ),
+        _churn(
+            f"LT_POOL_SIZE_PER_WORKSPACE=1 ({args.pool_cap} pools per process)",
+            single[0],
+            single[1],
+        ),
         "",
     ]
     head = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"

@@ -114,6 +114,7 @@ class GraphQLOverHTTP:
             return PlainTextResponse(
                 f"Accept {GRAPHQL_RESPONSE} or {JSON}.", 406, headers={"Vary": "Accept"}
             )
+        request.state.graphql_media = media
         try:
             response: Response = await super().run(request, context, root_value)  # type: ignore[misc]
         except HTTPException as error:
@@ -151,6 +152,6 @@ class GraphQLOverHTTP:
         if result.errors and _is_request_error(result):
             # With graphql-response+json, a result without data has a 4xx status.
             request.state.graphql_status = _status_of(result.errors)
-            if negotiate(request.headers.get("accept")) == GRAPHQL_RESPONSE:
+            if getattr(request.state, "graphql_media", None) == GRAPHQL_RESPONSE:
                 response.pop("data", None)
         return response
