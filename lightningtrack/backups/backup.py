@@ -203,8 +203,6 @@ async def anything_due(settings: Settings, now: datetime) -> bool:
     if is_due(await asyncio.to_thread(store.newest, store.landlord_backup_dir(settings)), now):
         return True
     workspaces = await Workspace.filter(Q(deletion_scheduled_at__isnull=True)).only("id", "region")
-    for workspace in workspaces:
-        folder = store.workspace_folder(settings, str(workspace.region), workspace.id)
-        if is_due(await asyncio.to_thread(store.newest, folder), now):
-            return True
-    return False
+    folders = [store.workspace_folder(settings, str(w.region), w.id) for w in workspaces]
+    # One thread hop for the whole scan: the sweep asks this every interval.
+    return await asyncio.to_thread(lambda: any(is_due(store.newest(f), now) for f in folders))
