@@ -232,3 +232,28 @@ async def test_serve_with_two_workers_reports_the_sum_of_both(
         assert value(text, name, operation="TwoWorkers", outcome="ok") == requests
         cap = value(text, "lightningtrack_workspace_pool_connection_cap")
         assert cap == 2 * settings.pool_max_connections, BACKEND
+
+
+async def test_the_worker_serves_its_job_metrics_on_the_metrics_address(
+    settings: Settings, tenancy: Tenancy
+) -> None:
+    """A worker process has no API port: its sweep (run at start) shows on its listener."""
+    from tests.retention.test_worker import flush, worker_process
+
+    port = _free_port()
+    await flush()
+    try:
+        async with (
+            worker_process(settings, LT_METRICS_ADDRESS=f"127.0.0.1:{port}") as worker,
+            httpx.AsyncClient() as http,
+        ):
+            deadline = asyncio.get_running_loop().time() + 60
+            swept = 0.0
+            while swept < 1:
+                assert asyncio.get_running_loop().time() < deadline, worker.log[-20:]
+                await asyncio.sleep(0.3)
+                with contextlib.suppress(httpx.HTTPError):
+                    text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+                    swept = value(text, "lightningtrack_jobs_total", task="sweep", outcome="ok")
+    finally:
+        await flush()
