@@ -5,6 +5,7 @@
     python3 dev.py test       run the whole test suite (SQLite, then PostgreSQL)
     python3 dev.py check      lint, types, import layers, schema.graphql up to date
     python3 dev.py bench      the performance harness (see bench/README.md)
+    python3 dev.py bench --scale   1,000 workspaces on one PostgreSQL server
 
 The first run creates ``.venv`` from ``uv.lock`` (uv itself is installed into ``.tools``).
 Extra arguments after ``test`` go to pytest, e.g. ``python3 dev.py test -k session``.
@@ -78,7 +79,8 @@ def test(extra: list[str]) -> int:
 
 
 def check() -> int:
-    sources = [p for p in ("lightningtrack", "tests", "bench", "dev.py") if (ROOT / p).exists()]
+    folders = ("lightningtrack", "tests", "bench", "scripts", "dev.py")
+    sources = [p for p in folders if (ROOT / p).exists()]
     steps = [
         [_bin(VENV, "ruff"), "check", *sources],
         [_bin(VENV, "ruff"), "format", "--check", *sources],
@@ -123,6 +125,8 @@ def main(argv: list[str]) -> int:
         return test(extra)
     if command == "check":
         return check()
+    if "--scale" in extra:  # the 1,000-workspace scenario, a module of its own
+        return run(_bin(VENV, "python"), "-m", "bench.scale", *(a for a in extra if a != "--scale"))
     return run(_bin(VENV, "python"), "-m", "bench", *extra)
 
 

@@ -448,7 +448,9 @@ def write_results(
         f"- Failed requests during the load (non-2xx or socket errors): {errors}.",
         "",
     ]
-    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
+    from bench.scale import kept_section  # the scale run's own section stays
+
+    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines) + kept_section())
 
 
 if __name__ == "__main__":

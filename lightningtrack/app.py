@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from tortoise.connection import get_connection
 
-from lightningtrack import logs
+from lightningtrack import logs, metrics
 from lightningtrack.errors import StripeUnavailable
 from lightningtrack.jobs.runner import InProcessRunner, Runner, sweep_forever
 from lightningtrack.resolvers import exports
@@ -22,6 +22,7 @@ from lightningtrack.resolvers.billing import gateway as billing_gateway
 from lightningtrack.resolvers.effects import collecting
 from lightningtrack.resolvers.ratelimit import RateLimiter
 from lightningtrack.resolvers.request_log import RequestLogWriter
+from lightningtrack.schema import graphiql
 from lightningtrack.schema.view import GraphQLView
 from lightningtrack.settings import Settings, load_settings
 from lightningtrack.tenancy import migration
@@ -59,12 +60,15 @@ def create_app(
     limiter = limiter or RateLimiter(settings)
     log_writer = request_log or RequestLogWriter()
     view = GraphQLView(settings, tenancy, jobs, limiter, log_writer)
+    # Without a token, /metrics on the API port is open in development only.
+    metrics_open = settings.metrics_token is not None or not settings.production
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if not owned:
             yield
             return
+        metrics.forget_dead_processes()
         await tenancy.start()
         if settings.workspace_database_url.engine == "sqlite":
             # The embedded default runs as one process: keep its workspaces current too.
@@ -85,13 +89,16 @@ def create_app(
             await log_writer.stop()
             await limiter.close()
             await tenancy.stop()
+            metrics.process_exit()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> JSONResponse:
         try:
-            await get_connection(LANDLORD).execute_query("SELECT 1")
+            # An orchestrator's probe has a deadline of its own; answer within it.
+            async with asyncio.timeout(3):
+                await get_connection(LANDLORD).execute_query("SELECT 1")
         except Exception:
             log.warning("readiness check failed", exc_info=True)
             return JSONResponse({"status": "unavailable"}, status_code=503)
@@ -135,10 +142,16 @@ def create_app(
             Route("/exports/{token}", download_export, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route(
+                "/metrics", metrics.endpoint(settings.metrics_token, metrics_open), methods=["GET"]
+            ),
         ],
         lifespan=lifespan,
     )
+    if settings.graphiql:
+        app.router.routes.append(Route("/graphiql/{path:path}", graphiql.asset, methods=["GET"]))
     app.add_middleware(TransportGuard, settings=settings)
+    app.add_middleware(metrics.ResponseCounter)
     app.state.settings = settings
     app.state.tenancy = tenancy
     app.state.jobs = jobs

@@ -15,6 +15,14 @@ from lightningtrack.settings import Settings, SettingsError, load_settings
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from lightningtrack import metrics
+
+    if args.workers > 1 and metrics.multiprocess_dir() is None:
+        # Before any worker exists: every worker then counts into the shared folder.
+        metrics.prepare_multiprocess(settings.data_dir / "metrics")
+    if settings.metrics_address:
+        metrics.start_listener(settings.metrics_address)
+
     uvicorn.run(
         "lightningtrack.app:serve_app",
         factory=True,
@@ -104,9 +112,69 @@ def _worker(settings: Settings, threads: int) -> int:
             file=sys.stderr,
         )
         return 2
+    from lightningtrack import metrics
     from lightningtrack.jobs.broker import run_worker
 
+    if settings.metrics_address:
+        metrics.start_listener(settings.metrics_address)
     return run_worker(settings, threads)
+
+
+async def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lightningtrack.backups import backup, restore, store
+    from lightningtrack.backups.archive import BackupError
+    from lightningtrack.tenancy.runtime import Tenancy
+
+    tenancy = Tenancy(settings)
+    await tenancy.start(migrate=False, janitor=False)
+    try:
+        if args.backup_command == "run":
+            report = await backup.run(settings, slugs=args.workspace or ())
+            if report.busy:
+                print("lightningtrack: another backup run is in progress.", file=sys.stderr)
+                return 1
+            for path in report.written:
+                print(f"wrote {path}")
+            for line in report.skipped:
+                print(f"skipped {line}")
+            for path in report.pruned:
+                print(f"pruned {path}")
+            for name, reason in sorted(report.failed.items()):
+                print(f"  failed: {name}: {reason}", file=sys.stderr)
+            print(f"backups: {len(report.written)} written, {len(report.failed)} failed")
+            return 0 if report.ok else 1
+        if args.backup_command == "list":
+            for found in store.all_files(settings):
+                manifest = found.manifest()
+                subject = manifest.get("workspaceId") or manifest.get("kind", "?")
+                print(
+                    f"{found.taken_at.isoformat()}  {subject}  {manifest.get('bytes', '?')} "
+                    f"bytes  expires {found.expires_at.date()}  {found.path}"
+                )
+            return 0
+        file = Path(args.file)
+        if args.workspace == "landlord":
+            done = await restore.restore_landlord(settings, file)
+            print(f"restored the landlord into {done.database}; point LT_DATABASE_URL at it")
+            return 0
+        done = await restore.restore_workspace(
+            settings, tenancy.pools, args.workspace, file, switch=not args.no_switch
+        )
+        if done.previous is None:
+            print(f"restored into {done.database} ({done.schema_version}); workspace unchanged")
+        else:
+            print(
+                f"restored into {done.database} ({done.schema_version}); the workspace now "
+                f"uses it, and its previous database {done.previous} is kept"
+            )
+        return 0
+    except BackupError as error:
+        print(f"lightningtrack: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await tenancy.stop()
 
 
 def _export_schema() -> int:
@@ -134,6 +202,23 @@ def _parser() -> argparse.ArgumentParser:
     run = retention_commands.add_parser("run", help="run the sweep once")
     run.add_argument("--as-of", help="run as if the clock read this ISO-8601 time")
     run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    backups = commands.add_parser("backup", help="encrypted backups (LT_BACKUP_KEY)")
+    backup_commands = backups.add_subparsers(dest="backup_command", required=True)
+    backup_run = backup_commands.add_parser(
+        "run", help="back up the landlord and every workspace now, then prune"
+    )
+    backup_run.add_argument(
+        "--workspace", action="append", metavar="SLUG", help="only this workspace (repeatable)"
+    )
+    backup_commands.add_parser("list", help="list the backups kept")
+    backup_restore = backup_commands.add_parser(
+        "restore", help="restore a backup into a new database"
+    )
+    backup_restore.add_argument("workspace", help="workspace slug or id, or 'landlord'")
+    backup_restore.add_argument("file", help="the .ltbk file")
+    backup_restore.add_argument(
+        "--no-switch", action="store_true", help="restore, but leave the workspace as it is"
+    )
     return parser
 
 
@@ -155,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _worker(settings, args.threads)
     if args.command == "retention":
         return asyncio.run(_retention(settings, args.as_of, args.dry_run))
+    if args.command == "backup":
+        return asyncio.run(_backup(settings, args))
     raise AssertionError(args.command)
 
 

@@ -126,6 +126,10 @@ class Settings:
     # Folders for workspace files (exports, backups) of each region; a region not named
     # here uses $LT_DATA_DIR/regions/<region>.
     region_storage: Mapping[str, Path] = field(default_factory=dict)
+    metrics_token: str | None = None
+    metrics_address: str | None = None
+    backup_dir: Path = Path("./var/backups")
+    backup_schedule: bool = True
 
     @property
     def production(self) -> bool:
@@ -321,6 +325,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
 
     stripe_key, stripe_secret, stripe_base = _stripe(env)
+    metrics_token = _optional(env, "LT_METRICS_TOKEN")
+    if metrics_token is not None and len(metrics_token) < 16:
+        raise SettingsError("LT_METRICS_TOKEN must be at least 16 characters long.")
+    metrics_address = _optional(env, "LT_METRICS_ADDRESS")
+    if metrics_address is not None:
+        _, sep, metrics_port = metrics_address.rpartition(":")
+        if not sep or not metrics_port.isdigit() or not 0 < int(metrics_port) < 65536:
+            raise SettingsError(
+                f"LT_METRICS_ADDRESS must be host:port, such as 127.0.0.1:9100, not "
+                f"{metrics_address!r}."
+            )
+    backup_key = _optional(env, "LT_BACKUP_KEY")
+    if backup_key is not None and len(backup_key) < 32:
+        raise SettingsError("LT_BACKUP_KEY must be at least 32 characters long.")
+    schedule = (env.get("LT_BACKUP_SCHEDULE") or "daily").strip().lower()
+    if schedule not in ("daily", "off"):
+        raise SettingsError(f"LT_BACKUP_SCHEDULE must be daily or off, not {schedule!r}.")
+
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -336,7 +358,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stripe_api_base=stripe_base,
         stripe_price_standard=_optional(env, "LT_STRIPE_PRICE_STANDARD"),
         stripe_price_business=_optional(env, "LT_STRIPE_PRICE_BUSINESS"),
-        backup_key=_optional(env, "LT_BACKUP_KEY"),
+        backup_key=backup_key,
+        metrics_token=metrics_token,
+        metrics_address=metrics_address,
+        backup_dir=Path(env.get("LT_BACKUP_DIR") or data_dir / "backups"),
+        backup_schedule=schedule == "daily",
         host=env.get("LT_HOST") or "127.0.0.1",
         port=port,
         session_idle_timeout=timedelta(

@@ -50,7 +50,7 @@ def test_every_variable_parses(tmp_path: Path) -> None:
             "LT_STRIPE_API_BASE": "http://127.0.0.1:12111/",
             "LT_STRIPE_PRICE_STANDARD": "price_s",
             "LT_STRIPE_PRICE_BUSINESS": "price_b",
-            "LT_BACKUP_KEY": "backup-key",
+            "LT_BACKUP_KEY": "backup-key-" + "k" * 32,
             "LT_REGION_STORAGE": "eu=/mnt/eu/lt, US=/mnt/us/lt",
             "LT_HOST": "192.0.2.10",
             "LT_PORT": "9000",
@@ -92,7 +92,7 @@ def test_every_variable_parses(tmp_path: Path) -> None:
     assert settings.stripe_api_base == "http://127.0.0.1:12111"
     assert settings.stripe_price_standard == "price_s"
     assert settings.stripe_price_business == "price_b"
-    assert settings.backup_key == "backup-key"
+    assert settings.backup_key == "backup-key-" + "k" * 32
     assert settings.billing_enabled
     assert dict(settings.region_storage) == {"EU": Path("/mnt/eu/lt"), "US": Path("/mnt/us/lt")}
     assert storage.region_dir(settings, "EU") == Path("/mnt/eu/lt")

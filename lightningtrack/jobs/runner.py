@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from lightningtrack import logs
+from lightningtrack import logs, metrics
 from lightningtrack.jobs.tasks import TASKS
 from lightningtrack.models.landlord import Workspace
 from lightningtrack.resolvers.effects import Job, collecting
@@ -36,6 +37,18 @@ async def execute(settings: Settings, tenancy: Tenancy, job: Job, submit: Submit
 
     Returns False when the job was dropped (unknown task, or its workspace is gone).
     """
+    started = time.perf_counter()
+    outcome = "failed"
+    try:
+        ran = await _execute(settings, tenancy, job, submit)
+        outcome = "ok" if ran else "dropped"
+        return ran
+    finally:
+        task = job.task if job.task in TASKS else "unknown"
+        metrics.observe_job(task, outcome, time.perf_counter() - started)
+
+
+async def _execute(settings: Settings, tenancy: Tenancy, job: Job, submit: Submit) -> bool:
     logs.request_id.set(job.request_id)
     task = TASKS.get(job.task)
     if task is None:

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from lightningtrack.backups import backup
 from lightningtrack.jobs.mailer import send_email
 from lightningtrack.resolvers import accounts, erasure, exports, retention
 from lightningtrack.settings import Settings
@@ -38,6 +39,11 @@ async def _sweep(settings: Settings, tenancy: Tenancy) -> None:
     await retention.run(settings, tenancy)
 
 
+async def _backup_run(settings: Settings, tenancy: Tenancy) -> None:
+    # A database that fails is logged and counted, and the next sweep finds it still due.
+    await backup.run(settings, due_only=True)
+
+
 TASKS: dict[str, Task] = {
     "send_email": _send_email,
     "password_reset_request": _password_reset_request,
@@ -45,4 +51,5 @@ TASKS: dict[str, Task] = {
     "erase_workspace": _erase_workspace,
     "erase_account": _erase_account,
     "sweep": _sweep,
+    "backup_run": _backup_run,
 }

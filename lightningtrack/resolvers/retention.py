@@ -19,7 +19,8 @@ from pathlib import Path
 
 from tortoise.expressions import Q
 
-from lightningtrack import clock
+from lightningtrack import clock, metrics
+from lightningtrack.backups import backup, store
 from lightningtrack.models.landlord import (
     Account,
     AccountToken,
@@ -102,6 +103,7 @@ async def plan(settings: Settings, tenancy: Tenancy, now: datetime) -> list[Acti
     actions += await _expiry_actions(settings, now)
     actions += await _requeue_actions(now)
     actions += [Action(*planned) for planned in await billing_sweep.plan(settings, now)]
+    actions += await _backup_actions(settings, now)
     return actions
 
 
@@ -362,6 +364,28 @@ async def _requeue_actions(now: datetime) -> list[Action]:
     return actions
 
 
+async def _backup_actions(settings: Settings, now: datetime) -> list[Action]:
+    """Backups expire 30 days after they were taken, whatever became of their database,
+    and the day's backups are owed once a day."""
+    actions: list[Action] = []
+    expired = await asyncio.to_thread(store.expired, settings, now)
+    if expired:
+        actions.append(
+            Action("delete backups older than 30 days", str(len(expired)), _prune(settings, now))
+        )
+    if await backup.anything_due(settings, now):
+        actions.append(Action("take the daily backups", "backups", _requeue(Job("backup_run"))))
+    return actions
+
+
+def _prune(settings: Settings, now: datetime) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        removed = await asyncio.to_thread(store.prune, settings, now)
+        metrics.BACKUPS_PRUNED.inc(len(removed))
+
+    return run
+
+
 def _requeue(job: Job) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         defer_job(job)
@@ -382,4 +406,7 @@ async def run(
             await action.run()
         except Exception:  # one failing action must not stop the sweep
             log.exception("retention action failed: %s", action.describe())
+            metrics.RETENTION_ACTIONS.labels(action.kind, "failed").inc()
+        else:
+            metrics.RETENTION_ACTIONS.labels(action.kind, "ok").inc()
     return actions

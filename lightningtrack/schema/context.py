@@ -39,6 +39,8 @@ class Context:
     auth_error: AppError | None = None
     # Set when the request is over its rate limit: the whole request is refused.
     rate_error: AppError | None = None
+    # The executed operation's name, from the document when the request names none.
+    operation_name: str | None = None
     loaders: Loaders = field(default_factory=Loaders)
 
     @property

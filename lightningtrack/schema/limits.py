@@ -186,6 +186,9 @@ def policy_extension(limits: Limits) -> type[SchemaExtension]:
             document = execution.graphql_document
             assert document is not None
             operation = operation_of(document, execution.operation_name)
+            if operation is not None and operation.name is not None:
+                # The name the document gives, for metrics and the request log.
+                context.operation_name = operation.name.value
             if operation is not None:
                 key = getattr(context, "api_key", None)
                 if (

@@ -16,16 +16,17 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from lightningtrack import clock, logs
+from lightningtrack import clock, logs, metrics
 from lightningtrack.errors import AppError, RateLimited, Unauthenticated
 from lightningtrack.jobs.runner import Runner
 from lightningtrack.resolvers import api_keys, sessions, workspaces
 from lightningtrack.resolvers.effects import collecting
 from lightningtrack.resolvers.ratelimit import RateLimiter
 from lightningtrack.resolvers.request_log import Entry, RequestLogWriter
-from lightningtrack.schema import build_schema
+from lightningtrack.schema import build_schema, graphiql
 from lightningtrack.schema.context import Context
 from lightningtrack.schema.errors import classify
+from lightningtrack.schema.http import GraphQLOverHTTP
 from lightningtrack.schema.limits import Limits
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
@@ -40,7 +41,7 @@ def _request_id(offered: str | None) -> str:
     return uuid.uuid4().hex
 
 
-class GraphQLView(GraphQL[Context, None]):
+class GraphQLView(GraphQLOverHTTP, GraphQL[Context, None]):
     def __init__(
         self,
         settings: Settings,
@@ -65,6 +66,9 @@ class GraphQLView(GraphQL[Context, None]):
         self.jobs = jobs
         self.limiter = limiter
         self.request_log = request_log
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page()
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -162,7 +166,11 @@ class GraphQLView(GraphQL[Context, None]):
             first = errors[0]
             code = (first.extensions or {}).get("code") if hasattr(first, "extensions") else None
             outcome = str(code or "error")
-        operation = getattr(request_data, "operation_name", None) or "anonymous"
+        operation = (
+            context.operation_name or getattr(request_data, "operation_name", None) or "anonymous"
+        )
+        elapsed = time.perf_counter() - started
+        metrics.observe_request(str(operation), outcome, elapsed)
         workspace = context.workspace
         self.request_log.record(
             Entry(
@@ -172,7 +180,7 @@ class GraphQLView(GraphQL[Context, None]):
                 account_id=context.account.id if context.account else None,
                 api_key_id=context.api_key.id if context.api_key else None,
                 operation=str(operation),
-                duration_ms=round((time.perf_counter() - started) * 1000),
+                duration_ms=round(elapsed * 1000),
                 outcome=outcome,
                 client_ip=context.client_ip,
             )

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lightningtrack import metrics
 from lightningtrack.tenancy.config import WORKSPACE, make_client
 
 if TYPE_CHECKING:
@@ -33,6 +34,14 @@ class _Entry:
     client: BaseDBAsyncClient
     leases: int = 0
     last_used: float = field(default_factory=time.monotonic)
+    # Connections last reported to the metrics for this pool.
+    connections: int = 0
+
+    def report_connections(self) -> None:
+        held = _connections(self.client)
+        if held != self.connections:
+            metrics.POOL_CONNECTIONS.inc(held - self.connections)
+            self.connections = held
 
 
 class PoolRegistry:
@@ -44,6 +53,7 @@ class PoolRegistry:
         self._condition = asyncio.Condition()
         self.opened = 0
         self.evicted = 0
+        metrics.POOL_CONNECTION_CAP.set(self.max_pools * per_pool)
 
     @property
     def open_pools(self) -> int:
@@ -62,6 +72,7 @@ class PoolRegistry:
             async with self._condition:
                 entry.leases -= 1
                 entry.last_used = time.monotonic()
+                entry.report_connections()
                 self._condition.notify_all()
 
     async def _acquire(self, url: DatabaseURL) -> _Entry:
@@ -73,11 +84,14 @@ class PoolRegistry:
                     self._entries.move_to_end(key)
                     break
                 if len(self._entries) >= self.max_pools and not await self._evict_one():
+                    metrics.POOL_EVENTS.labels("waited").inc()
                     await self._condition.wait()
                     continue
                 entry = _Entry(client=make_client(url, WORKSPACE, self.per_pool, self.idle_seconds))
                 self._entries[key] = entry
                 self.opened += 1
+                metrics.POOLS_OPEN.inc()
+                metrics.POOL_EVENTS.labels("opened").inc()
                 break
             entry.leases += 1
             return entry
@@ -88,7 +102,8 @@ class PoolRegistry:
             if entry.leases == 0:
                 del self._entries[key]
                 self.evicted += 1
-                await _close(entry.client)
+                metrics.POOL_EVENTS.labels("evicted").inc()
+                await _close(entry)
                 return True
         return False
 
@@ -98,7 +113,10 @@ class PoolRegistry:
         async with self._condition:
             idle = [k for k, e in self._entries.items() if e.leases == 0 and e.last_used < cutoff]
             for key in idle:
-                await _close(self._entries.pop(key).client)
+                metrics.POOL_EVENTS.labels("idle_closed").inc()
+                await _close(self._entries.pop(key))
+            for entry in self._entries.values():
+                entry.report_connections()
             if idle:
                 self._condition.notify_all()
         return len(idle)
@@ -108,7 +126,7 @@ class PoolRegistry:
         async with self._condition:
             entry = self._entries.pop(self._key(url), None)
             if entry is not None:
-                await _close(entry.client)
+                await _close(entry)
                 self._condition.notify_all()
 
     async def close_all(self) -> None:
@@ -116,7 +134,7 @@ class PoolRegistry:
             entries = list(self._entries.values())
             self._entries.clear()
             for entry in entries:
-                await _close(entry.client)
+                await _close(entry)
             self._condition.notify_all()
 
     async def run_janitor(self, interval: float | None = None) -> None:
@@ -127,8 +145,19 @@ class PoolRegistry:
             await self.close_idle()
 
 
-async def _close(client: BaseDBAsyncClient) -> None:
+def _connections(client: BaseDBAsyncClient) -> int:
+    """Connections a client holds now: its asyncpg pool's size, or SQLite's one."""
+    pool = getattr(client, "_pool", None)
+    if pool is not None:
+        return int(pool.get_size())
+    return 1 if getattr(client, "_connection", None) is not None else 0
+
+
+async def _close(entry: _Entry) -> None:
+    metrics.POOLS_OPEN.dec()
+    metrics.POOL_CONNECTIONS.dec(entry.connections)
+    entry.connections = 0
     try:
-        await client.close()
+        await entry.client.close()
     except Exception:  # a broken connection must not keep the registry from moving on
         log.warning("closing a workspace client failed", exc_info=True)

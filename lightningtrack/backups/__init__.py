@@ -1,0 +1,1 @@
+"""Encrypted backups of the landlord and of every workspace database, and restoring them."""

@@ -1,0 +1,70 @@
+// Starts GraphiQL on /graphql. Loaded as a file (not inline) so that the page's
+// Content-Security-Policy can forbid inline scripts.
+(function () {
+  "use strict";
+
+  var endpoint = window.location.pathname;
+  var params = new URLSearchParams(window.location.search);
+  var workspace = params.get("workspace");
+  var headers = params.get("headers");
+  if (!headers && workspace) {
+    headers = JSON.stringify({ "X-Workspace": workspace }, null, 2);
+  }
+
+  var welcome = [
+    "# LightningTrack GraphQL API",
+    "#",
+    "# Signed in (signIn sets the session cookie), name the workspace in the headers",
+    '# editor below: {"X-Workspace": "acme"}. An integrator sends its API key instead:',
+    '# {"Authorization": "Bearer ltk_..."}. Ctrl-Enter runs the operation.',
+    "",
+    "query Viewer {",
+    "  viewer {",
+    "    name",
+    "    email",
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+
+  async function fetcher(request, options) {
+    var sent = Object.assign(
+      {
+        "Content-Type": "application/json",
+        Accept: "application/graphql-response+json, application/json",
+      },
+      (options && options.headers) || {}
+    );
+    var response = await fetch(endpoint, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: sent,
+      body: JSON.stringify(request),
+    });
+    var text = await response.text();
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      // The transport guard and the rate limiter answer in plain text.
+      return { errors: [{ message: response.status + " " + text }] };
+    }
+  }
+
+  var explorer = GraphiQLPluginExplorer.explorerPlugin();
+
+  function Page() {
+    return React.createElement(GraphiQL, {
+      fetcher: fetcher,
+      plugins: [explorer],
+      defaultQuery: welcome,
+      headers: headers || undefined,
+      isHeadersEditorEnabled: true,
+      defaultEditorToolsVisibility: headers ? "headers" : true,
+      // Headers may hold an API key: never written to the browser's storage.
+      shouldPersistHeaders: false,
+      inputValueDeprecation: true,
+    });
+  }
+
+  ReactDOM.createRoot(document.getElementById("graphiql")).render(React.createElement(Page));
+})();
