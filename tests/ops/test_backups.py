@@ -36,7 +36,16 @@ SECRET_TITLE = "Zebra crossing 7d1c0e"
 
 @pytest.fixture
 def backup_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return load_settings({**_env(settings), "LT_BACKUP_DIR": str(tmp_path / "backups")})
+    return load_settings({**_env(settings), **_folders(tmp_path / "backups")})
+
+
+def _folders(root: Path) -> dict[str, str]:
+    """Backup folders of this test alone: the landlord's, and each region's storage (where
+    a workspace's backups are written)."""
+    return {
+        "LT_BACKUP_DIR": str(root / "landlord"),
+        "LT_REGION_STORAGE": f"us={root / 'us'},eu={root / 'eu'}",
+    }
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -284,7 +293,7 @@ async def test_the_schedule_backs_up_once_a_day_and_backups_expire_after_30_days
 def test_the_command_line_runs_lists_and_restores(
     owner: Client, settings: Settings, tmp_path: Path
 ) -> None:
-    env = {**os.environ, **_env(settings), "LT_BACKUP_DIR": str(tmp_path / "cli")}
+    env = {**os.environ, **_env(settings), **_folders(tmp_path / "cli")}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603 (our own command line)
@@ -314,3 +323,10 @@ def test_the_command_line_runs_lists_and_restores(
         timeout=120,
     )
     assert off.returncode == 1 and "LT_BACKUP_KEY" in off.stderr
+
+
+def test_workspace_backups_stay_in_their_regions_storage(tmp_path: Path) -> None:
+    settings = load_settings({"LT_DATA_DIR": str(tmp_path / "data"), **_folders(tmp_path)})
+    assert store.backup_dir(settings, "EU").is_relative_to(tmp_path / "eu")
+    assert store.backup_dir(settings, "US").is_relative_to(tmp_path / "us")
+    assert store.landlord_backup_dir(settings).is_relative_to(tmp_path / "landlord")
