@@ -30,6 +30,7 @@ from lightningtrack.schema.inputs import (
     provided,
 )
 from lightningtrack.schema.privacy import PrivacyMutation
+from lightningtrack.schema.settings import SettingsMutation
 from lightningtrack.schema.team import TeamMutation
 from lightningtrack.schema.tracking import Comment, DeletePayload, Issue, Project, TimeEntry
 from lightningtrack.schema.types import Account, AccountPayload, Workspace, WorkspacePayload
@@ -199,5 +200,5 @@ class TrackingMutation:
 
 
 @strawberry.type
-class Mutation(AccountMutation, TrackingMutation, PrivacyMutation, TeamMutation):
+class Mutation(AccountMutation, TrackingMutation, PrivacyMutation, TeamMutation, SettingsMutation):
     pass

@@ -22,6 +22,7 @@ from lightningtrack.resolvers import (
 from lightningtrack.schema.context import Info
 from lightningtrack.schema.inputs import TimeEntryFilterInput
 from lightningtrack.schema.privacy import PrivacyQuery
+from lightningtrack.schema.settings import SettingsQuery
 from lightningtrack.schema.team import TeamQuery
 from lightningtrack.schema.tracking import (
     Comment,
@@ -69,7 +70,7 @@ async def _scoped_node(info: Info, type_name: str, global_id: str) -> Node | Non
 
 
 @strawberry.type
-class Query(PrivacyQuery, TeamQuery):
+class Query(PrivacyQuery, TeamQuery, SettingsQuery):
     @strawberry.field(description="The signed-in account; null when not signed in.")
     def viewer(self, info: Info) -> Account | None:
         account = info.context.account
