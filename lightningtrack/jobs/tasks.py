@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lightningtrack.jobs.mailer import send_email
-from lightningtrack.resolvers import accounts, erasure, exports, retention
+from lightningtrack.resolvers import accounts, deliveries, erasure, exports, retention
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 
@@ -38,7 +38,14 @@ async def _sweep(settings: Settings, tenancy: Tenancy) -> None:
     await retention.run(settings, tenancy)
 
 
+async def _deliver_webhooks(
+    settings: Settings, tenancy: Tenancy, message: int | None = None
+) -> None:
+    await deliveries.deliver_due(settings, message)
+
+
 TASKS: dict[str, Task] = {
+    "deliver_webhooks": _deliver_webhooks,
     "send_email": _send_email,
     "password_reset_request": _password_reset_request,
     "run_export": _run_export,

@@ -25,7 +25,7 @@ from lightningtrack.models.workspace import (
     Project,
     TimeEntry,
 )
-from lightningtrack.resolvers import ids, permissions, projects, validation
+from lightningtrack.resolvers import events, ids, permissions, projects, validation
 from lightningtrack.resolvers.pagination import Page, PageArgs, SortKey, paginate
 from lightningtrack.tenancy.binding import bound_workspace_id
 from lightningtrack.tenancy.config import WORKSPACE
@@ -224,6 +224,7 @@ async def create(membership: Membership, data: dict[str, Any]) -> Issue:
         )
         if labels:
             await _set_labels(issue, labels)
+        await events.emit(membership.workspace, "ISSUE_CREATED", issue)
     return issue
 
 
@@ -262,13 +263,16 @@ async def update(membership: Membership, global_id: str, changes: dict[str, Any]
         await issue.save()
         if new_labels is not None:
             await _set_labels(issue, new_labels)
+        await events.emit(membership.workspace, "ISSUE_UPDATED", issue)
     return issue
 
 
 async def delete(membership: Membership, global_id: str) -> str:
     permissions.require_write(membership, Role.ADMIN)
     issue = await get(global_id)
-    await issue.delete()
+    async with in_transaction(WORKSPACE):
+        await events.emit(membership.workspace, "ISSUE_DELETED", issue)
+        await issue.delete()
     return global_id
 
 

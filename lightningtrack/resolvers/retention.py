@@ -34,7 +34,7 @@ from lightningtrack.models.landlord import (
     Workspace,
     WorkspaceStatus,
 )
-from lightningtrack.resolvers import erasure, mail
+from lightningtrack.resolvers import erasure, integration_sweep, mail
 from lightningtrack.resolvers.effects import Job, defer_job
 from lightningtrack.resolvers.exports import archive_path, export_job
 from lightningtrack.settings import Settings
@@ -100,6 +100,7 @@ async def plan(settings: Settings, tenancy: Tenancy, now: datetime) -> list[Acti
     actions += await _account_erasure_actions(settings, tenancy, now)
     actions += await _expiry_actions(settings, now)
     actions += await _requeue_actions(now)
+    actions += await _integration_actions(settings, tenancy, now)
     return actions
 
 
@@ -355,6 +356,12 @@ async def _requeue_actions(now: datetime) -> list[Action]:
     for export in lost:
         actions.append(Action("restart export", str(export.id), _requeue(export_job(export))))
     return actions
+
+
+async def _integration_actions(settings: Settings, tenancy: Tenancy, now: datetime) -> list[Action]:
+    """Webhook retries, the 30-day delivery log and mailbox polls of due workspaces."""
+    work = await integration_sweep.due_work(settings, tenancy, now)
+    return [Action(kind, subject, run) for kind, subject, run in work]
 
 
 def _requeue(job: Job) -> Callable[[], Awaitable[None]]:

@@ -97,10 +97,12 @@ async def update(membership: Membership, changes: dict[str, Any]) -> Current:
 async def record() -> dict[str, Any]:
     """The settings as the export archive holds them."""
     found = await current()
+    row = await WorkspaceSettings.get_or_none(id=ROW)
     return {
         "timezone": found.timezone,
         "weekStartsOn": found.week_starts_on.value,
         "defaultProjectId": projects.global_id(found.default_project)
         if found.default_project
         else None,
+        "updatedAt": row.updated_at.isoformat() if row else None,
     }

@@ -34,6 +34,7 @@ from lightningtrack.schema.settings import SettingsMutation
 from lightningtrack.schema.team import TeamMutation
 from lightningtrack.schema.tracking import Comment, DeletePayload, Issue, Project, TimeEntry
 from lightningtrack.schema.types import Account, AccountPayload, Workspace, WorkspacePayload
+from lightningtrack.schema.webhooks import WebhookMutation
 
 
 async def _start_session(context: Context, account_model: AccountModel) -> None:
@@ -200,5 +201,12 @@ class TrackingMutation:
 
 
 @strawberry.type
-class Mutation(AccountMutation, TrackingMutation, PrivacyMutation, TeamMutation, SettingsMutation):
+class Mutation(
+    AccountMutation,
+    TrackingMutation,
+    PrivacyMutation,
+    TeamMutation,
+    SettingsMutation,
+    WebhookMutation,
+):
     pass

@@ -42,6 +42,7 @@ from lightningtrack.schema.tracking import (
     prefetch_people,
 )
 from lightningtrack.schema.types import Account, Node, Workspace
+from lightningtrack.schema.webhooks import WebhookQuery, integration_node
 
 
 def _uuid(key: str) -> uuid.UUID | None:
@@ -61,7 +62,7 @@ async def _scoped_node(info: Info, type_name: str, global_id: str) -> Node | Non
         "TimeEntry": (time_entries.get, TimeEntry.from_model),
     }
     if type_name not in lookups:
-        return None
+        return await integration_node(info, type_name, global_id)
     fetch, convert = lookups[type_name]
     try:
         return convert(await fetch(global_id))
@@ -70,7 +71,7 @@ async def _scoped_node(info: Info, type_name: str, global_id: str) -> Node | Non
 
 
 @strawberry.type
-class Query(PrivacyQuery, TeamQuery, SettingsQuery):
+class Query(PrivacyQuery, TeamQuery, SettingsQuery, WebhookQuery):
     @strawberry.field(description="The signed-in account; null when not signed in.")
     def viewer(self, info: Info) -> Account | None:
         account = info.context.account
