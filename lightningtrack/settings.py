@@ -123,6 +123,7 @@ class Settings:
     redis_url: str | None = None
     deletion_grace_days: int = 7
     sweep_interval_seconds: int = 60
+    email_poll_seconds: int = 60
 
     @property
     def production(self) -> bool:
@@ -314,6 +315,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mail_from=env.get("LT_MAIL_FROM") or "LightningTrack <no-reply@localhost>",
         deletion_grace_days=grace,
         sweep_interval_seconds=_int(env, "LT_SWEEP_INTERVAL", 60, minimum=1),
+        email_poll_seconds=_int(env, "LT_EMAIL_POLL_INTERVAL", 60, minimum=10),
         max_depth=_int(env, "LT_MAX_DEPTH", 12, minimum=1),
         max_aliases=_int(env, "LT_MAX_ALIASES", 15, minimum=0),
         max_tokens=_int(env, "LT_MAX_TOKENS", 2000, minimum=10),

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lightningtrack.jobs.mailer import send_email
-from lightningtrack.resolvers import accounts, deliveries, erasure, exports, retention
+from lightningtrack.resolvers import accounts, deliveries, erasure, exports, poller, retention
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 
@@ -44,7 +44,12 @@ async def _deliver_webhooks(
     await deliveries.deliver_due(settings, message)
 
 
+async def _poll_email_sources(settings: Settings, tenancy: Tenancy) -> None:
+    await poller.poll_due(settings)
+
+
 TASKS: dict[str, Task] = {
+    "poll_email_sources": _poll_email_sources,
     "deliver_webhooks": _deliver_webhooks,
     "send_email": _send_email,
     "password_reset_request": _password_reset_request,

@@ -140,6 +140,9 @@ class EmailSource(Model):
     last_polled_at = fields.DatetimeField(null=True)
     last_error = fields.CharField(max_length=500, null=True)
     next_poll_at = fields.DatetimeField(null=True)
+    # Where the last poll stopped: messages above this UID (while UIDVALIDITY holds) are new.
+    uid_validity = fields.BigIntField(null=True)
+    last_uid = fields.BigIntField(default=0)
     # A poll in progress holds the source until then; a crashed one lets go by itself.
     claimed_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -104,18 +104,23 @@ def _port(parts: SplitResult) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
 
 
-async def pick(settings: Settings, url: str) -> Target:
-    """The address to connect to for ``url``, checked now; ``TargetRefused`` otherwise."""
-    parts = parse(settings, url)
-    host = (parts.hostname or "").lower()
-    addresses = await resolve(host, _port(parts))
+async def pick_address(settings: Settings, host: str, port: int) -> Address:
+    """The address to connect to for ``host``, checked now; ``TargetRefused`` otherwise."""
+    addresses = await resolve(host, port)
     refused = [a for a in addresses if not permitted(settings, a)]
     if refused:
         # One bad address refuses the name: which one a client would pick is not ours to say.
         raise TargetRefused(
             f"{host} resolves to {refused[0]}, a private, loopback or otherwise non-public address."
         )
-    address = addresses[0]
+    return addresses[0]
+
+
+async def pick(settings: Settings, url: str) -> Target:
+    """The address to connect to for ``url``, checked now; ``TargetRefused`` otherwise."""
+    parts = parse(settings, url)
+    host = (parts.hostname or "").lower()
+    address = await pick_address(settings, host, _port(parts))
     literal = f"[{address}]" if address.version == 6 else str(address)
     netloc = f"{literal}:{parts.port}" if parts.port else literal
     connect = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))

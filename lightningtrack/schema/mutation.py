@@ -16,6 +16,7 @@ from lightningtrack.resolvers import (
     workspaces,
 )
 from lightningtrack.schema.context import Context, Info
+from lightningtrack.schema.email_sources import EmailSourceMutation
 from lightningtrack.schema.inputs import (
     CommentCreateInput,
     IssueCreateInput,
@@ -208,5 +209,6 @@ class Mutation(
     TeamMutation,
     SettingsMutation,
     WebhookMutation,
+    EmailSourceMutation,
 ):
     pass

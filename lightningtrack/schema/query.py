@@ -20,6 +20,7 @@ from lightningtrack.resolvers import (
     workspaces,
 )
 from lightningtrack.schema.context import Info
+from lightningtrack.schema.email_sources import EmailSourceQuery
 from lightningtrack.schema.inputs import TimeEntryFilterInput
 from lightningtrack.schema.privacy import PrivacyQuery
 from lightningtrack.schema.settings import SettingsQuery
@@ -71,7 +72,7 @@ async def _scoped_node(info: Info, type_name: str, global_id: str) -> Node | Non
 
 
 @strawberry.type
-class Query(PrivacyQuery, TeamQuery, SettingsQuery, WebhookQuery):
+class Query(PrivacyQuery, TeamQuery, SettingsQuery, WebhookQuery, EmailSourceQuery):
     @strawberry.field(description="The signed-in account; null when not signed in.")
     def viewer(self, info: Info) -> Account | None:
         account = info.context.account

@@ -10,8 +10,9 @@ from strawberry import Private
 
 from lightningtrack.errors import Forbidden, NotFound
 from lightningtrack.models import integrations as models
-from lightningtrack.resolvers import events, webhooks
+from lightningtrack.resolvers import email_sources, events, webhooks
 from lightningtrack.schema.context import Info
+from lightningtrack.schema.email_sources import EmailSource
 from lightningtrack.schema.inputs import provided
 from lightningtrack.schema.tracking import Connection, DeletePayload, connection, page_args
 from lightningtrack.schema.types import Node
@@ -164,13 +165,16 @@ class WebhookMutation:
 
 
 async def integration_node(info: Info, type_name: str, global_id: str) -> Node | None:
-    """``node(id:)`` for webhooks and deliveries: null for anyone who may not see them."""
+    """``node(id:)`` for webhooks, deliveries and email sources: null for anyone who may
+    not see them."""
     membership = info.context.require_membership()
     try:
         if type_name == "Webhook":
             return Webhook.from_model(await webhooks.get(membership, global_id))
         if type_name == "WebhookDelivery":
             return WebhookDelivery.from_model(await webhooks.get_delivery(membership, global_id))
+        if type_name == "EmailSource":
+            return EmailSource.from_model(await email_sources.get(global_id))
     except (NotFound, Forbidden):
         return None
     return None

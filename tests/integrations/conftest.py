@@ -1,12 +1,15 @@
 """Fixtures of the integration tests: members of every role, a webhook receiver on
-loopback, and a helper that runs the sweep and the jobs it starts."""
+loopback, a real IMAP server, and a helper that runs the sweep and the jobs it starts."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ from lightningtrack.jobs.runner import InProcessRunner, execute
 from lightningtrack.resolvers.effects import Job
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
+from tests.integrations.imap_server import DOVECOT, ImapServer
 from tests.tracking.conftest import admin as admin
 from tests.tracking.conftest import guest as guest
 from tests.tracking.conftest import member as member
@@ -86,3 +90,20 @@ async def sweep(settings: Settings, tenancy: Tenancy, jobs: InProcessRunner) -> 
     """One retention sweep, as the schedule runs it, and every job it starts."""
     await execute(settings, tenancy, Job("sweep"), jobs.submit)
     await jobs.drain()
+
+
+@pytest.fixture
+def imap() -> Iterator[ImapServer]:
+    """A Dovecot IMAP server of its own for the test, on a free loopback port."""
+    if not Path(DOVECOT).exists():
+        pytest.fail("the IMAP tests need Dovecot: apt-get install dovecot-imapd")
+    # Not under pytest's tmp_path: Dovecot's mail processes run as another user and must
+    # be able to reach the folder (pytest's base folder is private to its user).
+    folder = Path(tempfile.mkdtemp(prefix="lt-dovecot-"))
+    server = ImapServer(folder)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -28,6 +28,8 @@ class Migration(migrations.Migration):
                 ('last_polled_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('last_error', fields.CharField(null=True, max_length=500)),
                 ('next_poll_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('uid_validity', fields.BigIntField(null=True)),
+                ('last_uid', fields.BigIntField(default=0)),
                 ('claimed_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
