@@ -4,7 +4,8 @@ Each attempt claims its row first (a second job for it finds it not due), signs 
 stored body per the Standard Webhooks specification and POSTs it to the address that
 ``targets.pick`` checked. A 2xx answer succeeds. Anything else is retried on the
 schedule below, with jitter, for about three days (a ``Retry-After`` answer moves the
-next attempt to when the receiver asked); a 410 disables the endpoint at once, and an
+next attempt to when the receiver asked): by a delayed job when it is due before the
+next sweep, else by the sweep. A 410 disables the endpoint at once, and an
 endpoint whose every attempt failed for five days is disabled and its admins told.
 """
 
@@ -32,6 +33,7 @@ from lightningtrack.models.integrations import (
 )
 from lightningtrack.models.landlord import Membership, Role, Workspace
 from lightningtrack.resolvers import mail, schedule, targets
+from lightningtrack.resolvers.effects import defer_later
 from lightningtrack.resolvers.targets import TargetRefused
 from lightningtrack.tenancy.binding import bound_workspace_id
 
@@ -202,7 +204,7 @@ async def attempt(settings: Settings, client: httpx.AsyncClient, row: WebhookDel
         error = f"No answer within {TIMEOUT:.0f} seconds."
     except httpx.HTTPError as failure:
         error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
-    await _record(row, webhook, now, status, error, wait)
+    await _record(row, webhook, now, status, error, wait, settings.sweep_interval_seconds)
 
 
 async def _record(
@@ -212,6 +214,7 @@ async def _record(
     status: int | None,
     error: str | None,
     wait: float | None,
+    sweep_interval: int,
 ) -> None:
     now = clock.now()
     attempts = row.attempts + 1
@@ -239,6 +242,11 @@ async def _record(
             next_attempt_at=now + timedelta(seconds=delay),
             last_error=error[:300],
         )
+        if delay < sweep_interval:
+            # Sooner than the sweep comes by: a job of its own, one per failed attempt.
+            defer_later(
+                delay + 0.5, "deliver_webhooks", bound_workspace_id(), message=row.message_id
+            )
     failing_since = webhook.failing_since or started
     if webhook.failing_since is None:
         await Webhook.filter(id=webhook.id, failing_since=None).update(failing_since=started)

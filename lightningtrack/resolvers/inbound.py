@@ -81,13 +81,23 @@ def _clean(text: str) -> str:
     return text.strip()
 
 
+_BLOCKS = ("p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table")
+
+
 def html_to_text(markup: str) -> str:
+    """Readable text of an HTML mail: block elements on lines of their own, inline ones
+    (bold, links) within their line; scripts, styles and the head dropped, no markup."""
     soup = BeautifulSoup(markup, "html.parser")
     for tag in soup(["script", "style", "head", "title", "noscript", "template"]):
         tag.decompose()
-    for tag in soup.find_all(["br"]):
+    for tag in soup.find_all("br"):
         tag.replace_with("\n")
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
+    for tag in soup.find_all(_BLOCKS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    for tag in soup.find_all("li"):
+        tag.insert_before("- ")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
     return _clean("\n".join(lines))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from lightningtrack import clock
 from lightningtrack.jobs.runner import InProcessRunner
 from lightningtrack.models.integrations import WebhookDelivery, WebhookMessage
 from lightningtrack.models.landlord import Membership
+from lightningtrack.resolvers import deliveries as deliveries_module
 from lightningtrack.resolvers import projects
 from lightningtrack.resolvers.effects import collecting
 from lightningtrack.settings import Settings
@@ -311,3 +313,21 @@ async def test_an_endpoint_failing_for_days_is_disabled_and_admins_are_told(
     await later(settings, tenancy, jobs, timedelta(days=1))
     assert len(receiver.received) == sent
     assert hook["id"]
+
+
+async def test_a_retry_due_before_the_next_sweep_has_a_job_of_its_own(
+    owner: Client, receiver: Receiver, jobs: InProcessRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deliveries_module, "BACKOFF", (0.2, *deliveries_module.BACKOFF[1:]))
+    hook = await create_webhook(owner, receiver.url, ["PROJECT_CREATED"])
+    receiver.answer(500)
+    await create_project(owner)
+    await jobs.drain()
+    for _ in range(100):  # no sweep runs: the delayed job sends the retry
+        if len(receiver.received) == 2:
+            break
+        await asyncio.sleep(0.05)
+    await jobs.drain()
+    assert len(receiver.received) == 2
+    [row] = await deliveries(owner, hook["id"])
+    assert row["status"] == "SUCCEEDED" and row["attempts"] == 2
