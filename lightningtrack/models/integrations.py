@@ -164,7 +164,6 @@ class InboundMessage(Model):
     )
     issue_id: int | None
     comment_id = fields.BigIntField(null=True)
-    sender = fields.CharField(max_length=320, null=True)
     # Why the message made nothing (malformed, oversized), when it did not.
     error = fields.CharField(max_length=300, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -159,8 +159,9 @@ async def next_due() -> datetime | None:
         .annotate(at=Min("next_attempt_at"))
         .values("at")
     )
-    oldest = await WebhookDelivery.all().annotate(at=Min("created_at")).values("at")
+    oldest = await WebhookMessage.all().annotate(at=Min("created_at")).values("at")
     moments = [r["at"] for r in pending if r["at"] is not None]
+    # Deliveries are never older than their message: its age says when pruning is due.
     moments += [r["at"] + LOG_RETENTION for r in oldest if r["at"] is not None]
     return min(moments) if moments else None
 

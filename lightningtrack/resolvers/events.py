@@ -65,11 +65,16 @@ async def emit(workspace: Workspace, event: str, row: Model) -> None:
         message_id=f"msg_{secrets.token_hex(16)}",
         event=event,
         body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        created_at=now,  # the clock's, as the 30-day pruning reads it
     )
     await WebhookDelivery.bulk_create(
         [
             WebhookDelivery(
-                webhook_id=hook.id, message_id=message.id, event=event, next_attempt_at=now
+                webhook_id=hook.id,
+                message_id=message.id,
+                event=event,
+                next_attempt_at=now,
+                created_at=now,
             )
             for hook in hooks
         ]

@@ -192,13 +192,11 @@ async def _member(workspace_id: uuid.UUID, address: str) -> uuid.UUID | None:
     return account.id
 
 
-async def record_skipped(
-    source: EmailSource, message_id: str, sender: str | None, why: str
-) -> None:
+async def record_skipped(source: EmailSource, message_id: str, why: str) -> None:
     """Remember a message that made nothing, so it is not looked at again."""
     with contextlib.suppress(IntegrityError):  # recorded already
         await InboundMessage.create(
-            message_id=message_id[:255], source_id=source.id, sender=sender, error=why[:300]
+            message_id=message_id[:255], source_id=source.id, error=why[:300]
         )
 
 
@@ -211,9 +209,7 @@ async def handle(workspace: Workspace, source: EmailSource, mail: Inbound) -> st
     try:
         async with in_transaction(WORKSPACE):
             # First: a poll handling the same message at once waits here, then fails.
-            record = await InboundMessage.create(
-                message_id=mail.message_id, source_id=source.id, sender=mail.sender
-            )
+            record = await InboundMessage.create(message_id=mail.message_id, source_id=source.id)
             if issue is not None:
                 comment = await _comment(workspace, issue, mail, author)
                 await InboundMessage.filter(id=record.id).update(

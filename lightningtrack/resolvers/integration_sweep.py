@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from lightningtrack.models.landlord import Workspace
 from lightningtrack.models.schedule import WorkspaceSchedule
 from lightningtrack.resolvers import deliveries, schedule
 from lightningtrack.resolvers.effects import Job, defer_job
@@ -38,6 +39,8 @@ def _webhooks(
     tenancy: Tenancy, hint: WorkspaceSchedule, now: datetime
 ) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
+        if not await Workspace.exists(id=hint.workspace_id):  # erased earlier in this sweep
+            return
         async with tenancy.workspace(hint.workspace):
             await deliveries.prune(now)
         defer_job(Job("deliver_webhooks", {}, hint.workspace.id))

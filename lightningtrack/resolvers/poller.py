@@ -128,7 +128,7 @@ async def _one(session: Session, workspace: Workspace, source: EmailSource, uid:
     size = await asyncio.to_thread(session.size, uid)
     if size > MAX_BYTES:
         why = f"Message {uid} skipped: {size} bytes, more than {MAX_BYTES}."
-        await inbound.record_skipped(source, marker, None, why)
+        await inbound.record_skipped(source, marker, why)
         return why
     raw = await asyncio.to_thread(session.fetch, uid)
     if raw is None:
@@ -137,7 +137,7 @@ async def _one(session: Session, workspace: Workspace, source: EmailSource, uid:
         mail = inbound.parse(raw)
     except inbound.Malformed as malformed:
         why = f"Message {uid} skipped: {malformed}"
-        await inbound.record_skipped(source, inbound.synthetic_id(raw), None, why)
+        await inbound.record_skipped(source, inbound.synthetic_id(raw), why)
         return why
     await inbound.handle(workspace, source, mail)
     return None

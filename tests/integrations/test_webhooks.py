@@ -14,7 +14,8 @@ from tortoise.transactions import in_transaction
 from lightningtrack import clock
 from lightningtrack.jobs.runner import InProcessRunner
 from lightningtrack.models.integrations import WebhookDelivery, WebhookMessage
-from lightningtrack.models.landlord import Membership
+from lightningtrack.models.landlord import Membership, WorkspaceStatus
+from lightningtrack.models.landlord import Workspace as WorkspaceModel
 from lightningtrack.resolvers import deliveries as deliveries_module
 from lightningtrack.resolvers import projects
 from lightningtrack.resolvers.effects import collecting
@@ -331,3 +332,33 @@ async def test_a_retry_due_before_the_next_sweep_has_a_job_of_its_own(
     assert len(receiver.received) == 2
     [row] = await deliveries(owner, hook["id"])
     assert row["status"] == "SUCCEEDED" and row["attempts"] == 2
+
+
+async def test_the_delivery_log_is_kept_30_days(
+    settings: Settings, tenancy: Tenancy, owner: Client, receiver: Receiver, jobs: InProcessRunner
+) -> None:
+    hook = await create_webhook(owner, receiver.url, ["PROJECT_CREATED"])
+    # An integrator's key: it outlives the session over the weeks this test spans.
+    made = await owner.gql(
+        'mutation { apiKeyCreate(input: {name: "ops", scopes: [ADMIN]}) { secret } }'
+    )
+    key = Client(owner.http, headers={"Authorization": f"Bearer {made['apiKeyCreate']['secret']}"})
+    # A paying workspace: a trial would end, and the workspace go, within these weeks.
+    await WorkspaceModel.filter(slug=owner.workspace).update(
+        status=WorkspaceStatus.ACTIVE, trial_ends_at=None
+    )
+    start = clock.now()
+    clock.freeze(start)
+    await create_project(key)
+    await jobs.drain()
+    clock.freeze(start + timedelta(days=20))
+    await create_project(key)
+    await jobs.drain()
+    assert len(await deliveries(key, hook["id"])) == 2
+    await later(settings, tenancy, jobs, timedelta(days=10, minutes=1))  # day 30: the first
+    [kept] = await deliveries(key, hook["id"])
+    assert kept["attempts"] == 1
+    await later(settings, tenancy, jobs, timedelta(days=21))
+    assert await deliveries(key, hook["id"]) == []
+    async with tenancy.workspace(await workspace_of(owner)):
+        assert await WebhookMessage.all().count() == 0

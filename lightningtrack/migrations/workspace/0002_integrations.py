@@ -45,7 +45,6 @@ class Migration(migrations.Migration):
                 ('source_id', fields.BigIntField(null=True)),
                 ('issue', fields.ForeignKeyField('workspace.Issue', source_field='issue_id', null=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.SET_NULL)),
                 ('comment_id', fields.BigIntField(null=True)),
-                ('sender', fields.CharField(null=True, max_length=320)),
                 ('error', fields.CharField(null=True, max_length=300)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
