@@ -12,10 +12,7 @@ endpoint whose every attempt failed for five days is disabled and its admins tol
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import hashlib
-import hmac
 import logging
 import random
 import ssl
@@ -34,7 +31,7 @@ from lightningtrack.models.integrations import (
     WebhookMessage,
 )
 from lightningtrack.models.landlord import Membership, Role, Workspace
-from lightningtrack.resolvers import mail, schedule, targets
+from lightningtrack.resolvers import mail, schedule, signatures, targets
 from lightningtrack.resolvers.effects import defer_later
 from lightningtrack.resolvers.targets import TargetRefused
 from lightningtrack.tenancy.binding import bound_workspace_id
@@ -53,40 +50,7 @@ MAX_RETRY_AFTER = 86400
 DISABLE_AFTER = timedelta(days=5)
 LOG_RETENTION = timedelta(days=30)
 BATCH = 100
-USER_AGENT = "LightningTrack-Webhooks/1"
 _random = random.SystemRandom()
-
-
-def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:
-    """``v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` with a ``whsec_`` secret."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{message_id}.{timestamp}.{body}".encode()
-    digest = hmac.new(key, signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def signing_secrets(webhook: Webhook, now: datetime) -> list[str]:
-    """The current secret, and the previous one while its 24 hours after a rotation last."""
-    found = [webhook.secret]
-    expires = webhook.previous_secret_expires_at
-    if webhook.previous_secret and expires is not None and expires > now:
-        found.append(webhook.previous_secret)
-    return found
-
-
-def headers(webhook: Webhook, message_id: str, body: str, now: datetime) -> dict[str, str]:
-    # The wall clock, not clock.now(): receivers compare it with theirs (five minutes).
-    timestamp = int(datetime.now(UTC).timestamp())
-    signatures = " ".join(
-        sign(s, message_id, timestamp, body) for s in signing_secrets(webhook, now)
-    )
-    return {
-        "webhook-id": message_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signatures,
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-    }
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -203,7 +167,7 @@ async def attempt(settings: Settings, client: httpx.AsyncClient, row: WebhookDel
             client,
             webhook.url,
             message.body,
-            headers(webhook, message.message_id, message.body, now),
+            signatures.headers(webhook, message.message_id, message.body, now),
         )
         status = response.status_code
         if not 200 <= status < 300:
