@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,16 +39,17 @@ class Receiver:
 
     url: str
     received: list[Received] = field(default_factory=list)
-    replies: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    replies: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def answer(self, status: int, times: int = 1, **headers: str) -> None:
+    def answer(self, status: int, times: int = 1, delay: float = 0.0, **headers: str) -> None:
+        """The next ``times`` requests get ``status`` (after ``delay`` seconds)."""
         with self.lock:
-            self.replies.extend([(status, headers)] * times)
+            self.replies.extend([(status, headers, delay)] * times)
 
-    def next_reply(self) -> tuple[int, dict[str, str]]:
+    def next_reply(self) -> tuple[int, dict[str, str], float]:
         with self.lock:
-            return self.replies.pop(0) if self.replies else (200, {})
+            return self.replies.pop(0) if self.replies else (200, {}, 0.0)
 
 
 @pytest.fixture
@@ -63,7 +65,8 @@ def receiver() -> Iterator[Receiver]:
                 hook.received.append(
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
-            status, headers = hook.next_reply()
+            status, headers, delay = hook.next_reply()
+            time.sleep(delay)
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name.replace("_", "-"), value)

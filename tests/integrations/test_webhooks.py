@@ -362,3 +362,22 @@ async def test_the_delivery_log_is_kept_30_days(
     assert await deliveries(key, hook["id"]) == []
     async with tenancy.workspace(await workspace_of(owner)):
         assert await WebhookMessage.all().count() == 0
+
+
+async def test_a_slow_endpoint_does_not_hold_up_the_others(
+    owner: Client, receiver: Receiver, jobs: InProcessRunner
+) -> None:
+    slow = await create_webhook(owner, receiver.url + "/slow", ["PROJECT_CREATED"])
+    fast = await create_webhook(owner, receiver.url + "/fast", ["PROJECT_CREATED"])
+    receiver.answer(200, delay=2.0)  # the first request to arrive waits 2 s
+    await create_project(owner)
+    for _ in range(50):  # up to 1 s, less than the slow answer takes
+        if len(receiver.received) == 2:
+            break
+        await asyncio.sleep(0.02)
+    # Both requests are in while the first is still being answered.
+    assert len(receiver.received) == 2
+    await jobs.drain()
+    for hook in (slow, fast):
+        [row] = await deliveries(owner, hook["id"])
+        assert row["status"] == "SUCCEEDED"
