@@ -130,6 +130,7 @@ class Settings:
     metrics_address: str | None = None
     backup_dir: Path = Path("./var/backups")
     backup_schedule: bool = True
+    email_poll_seconds: int = 60
 
     @property
     def production(self) -> bool:
@@ -379,6 +380,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mail_from=env.get("LT_MAIL_FROM") or "LightningTrack <no-reply@localhost>",
         deletion_grace_days=grace,
         sweep_interval_seconds=_int(env, "LT_SWEEP_INTERVAL", 60, minimum=1),
+        email_poll_seconds=_int(env, "LT_EMAIL_POLL_INTERVAL", 60, minimum=10),
         max_depth=_int(env, "LT_MAX_DEPTH", 12, minimum=1),
         max_aliases=_int(env, "LT_MAX_ALIASES", 15, minimum=0),
         max_tokens=_int(env, "LT_MAX_TOKENS", 2000, minimum=10),

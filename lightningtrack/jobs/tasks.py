@@ -8,7 +8,7 @@ from typing import Any
 
 from lightningtrack.backups import backup
 from lightningtrack.jobs.mailer import send_email
-from lightningtrack.resolvers import accounts, erasure, exports, retention
+from lightningtrack.resolvers import accounts, deliveries, erasure, exports, poller, retention
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 
@@ -44,7 +44,19 @@ async def _backup_run(settings: Settings, tenancy: Tenancy) -> None:
     await backup.run(settings, due_only=True)
 
 
+async def _deliver_webhooks(
+    settings: Settings, tenancy: Tenancy, message: int | None = None
+) -> None:
+    await deliveries.deliver_due(settings, message)
+
+
+async def _poll_email_sources(settings: Settings, tenancy: Tenancy) -> None:
+    await poller.poll_due(settings)
+
+
 TASKS: dict[str, Task] = {
+    "poll_email_sources": _poll_email_sources,
+    "deliver_webhooks": _deliver_webhooks,
     "send_email": _send_email,
     "password_reset_request": _password_reset_request,
     "run_export": _run_export,

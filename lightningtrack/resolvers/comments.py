@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tortoise.transactions import in_transaction
+
 from lightningtrack.errors import NotFound
 from lightningtrack.models.workspace import Comment
-from lightningtrack.resolvers import ids, issues, permissions, validation
+from lightningtrack.resolvers import events, ids, issues, permissions, validation
 from lightningtrack.tenancy.binding import bound_workspace_id
+from lightningtrack.tenancy.config import WORKSPACE
 
 if TYPE_CHECKING:
     from lightningtrack.models.landlord import Membership
@@ -36,19 +39,26 @@ async def create(membership: Membership, issue_id: str, body: str) -> Comment:
     permissions.require_write(membership)
     clean = _body(body, "input.body")
     issue = await issues.get(issue_id, field="input.issueId")
-    return await Comment.create(issue=issue, author_id=membership.account_id, body=clean)
+    async with in_transaction(WORKSPACE):
+        comment = await Comment.create(issue=issue, author_id=membership.account_id, body=clean)
+        await events.emit(membership.workspace, "COMMENT_CREATED", comment)
+    return comment
 
 
 async def update(membership: Membership, global_id: str, body: str) -> Comment:
     comment = await get(global_id)
     permissions.require_author_or_admin(membership, comment.author_id)
     comment.body = _body(body, "body")
-    await comment.save()
+    async with in_transaction(WORKSPACE):
+        await comment.save()
+        await events.emit(membership.workspace, "COMMENT_UPDATED", comment)
     return comment
 
 
 async def delete(membership: Membership, global_id: str) -> str:
     comment = await get(global_id)
     permissions.require_author_or_admin(membership, comment.author_id)
-    await comment.delete()
+    async with in_transaction(WORKSPACE):
+        await events.emit(membership.workspace, "COMMENT_DELETED", comment)
+        await comment.delete()
     return global_id

@@ -27,6 +27,8 @@ class Job:
     workspace_id: uuid.UUID | None = None
     # The request that caused the job, for its log lines.
     request_id: str | None = field(default_factory=logs.request_id.get)
+    # Seconds to wait before running it (a retry due soon); the row stays the truth.
+    delay: float = 0.0
 
 
 _pending: ContextVar[list[Job] | None] = ContextVar("lt_pending_jobs", default=None)
@@ -34,6 +36,11 @@ _pending: ContextVar[list[Job] | None] = ContextVar("lt_pending_jobs", default=N
 
 def defer(task: str, workspace_id: uuid.UUID | None = None, **kwargs: Any) -> None:
     defer_job(Job(task, kwargs, workspace_id))
+
+
+def defer_later(delay: float, task: str, workspace_id: uuid.UUID | None, **kwargs: Any) -> None:
+    """Like ``defer``, to run ``delay`` seconds after the operation."""
+    defer_job(Job(task, kwargs, workspace_id, delay=delay))
 
 
 def defer_job(job: Job) -> None:

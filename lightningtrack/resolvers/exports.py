@@ -36,7 +36,7 @@ from lightningtrack.models.landlord import (
     Session,
     Workspace,
 )
-from lightningtrack.resolvers import ids, permissions
+from lightningtrack.resolvers import ids, integration_records, permissions
 from lightningtrack.resolvers.effects import Job, defer_job
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy import storage
@@ -388,9 +388,6 @@ async def write_workspace_tables(
     )
 
 
-# Kinds of workspace data whose features store nothing yet; the archive lists them empty
-# so that its layout is the same for every workspace.
-EMPTY_KINDS = ("email_sources.json", "settings.json", "webhooks.json")
 MAX_ATTEMPTS = 3
 
 
@@ -446,8 +443,7 @@ async def _workspace_archive(
     await writer.array("members.json", _once(await _member_records(workspace.id)))
     async with tenancy.workspace(workspace):
         await write_workspace_tables(writer, workspace)
-    for name in EMPTY_KINDS:
-        await writer.array(name, _once([]))
+        await integration_records.write(writer, workspace.id, "", with_webhooks=True)
     return _manifest(DataExportKind.WORKSPACE, workspace=record)
 
 
@@ -506,4 +502,12 @@ async def _access_report(
     for membership in memberships:
         async with tenancy.workspace(membership.workspace):
             await write_workspace_tables(writer, membership.workspace, only_account=account.id)
+            # What the person may read of the workspace's integrations: its settings and
+            # email sources, and its webhooks (with secrets) if they are an admin there.
+            await integration_records.write(
+                writer,
+                membership.workspace_id,
+                f"workspaces/{membership.workspace.slug}/",
+                with_webhooks=permissions.has_role(membership, Role.ADMIN),
+            )
     return _manifest(DataExportKind.ACCESS_REPORT, account=record)

@@ -25,7 +25,7 @@ from lightningtrack.models.workspace import (
     Project,
     TimeEntry,
 )
-from lightningtrack.resolvers import ids, permissions, projects, validation
+from lightningtrack.resolvers import events, ids, permissions, projects, validation
 from lightningtrack.resolvers.pagination import Page, PageArgs, SortKey, paginate
 from lightningtrack.tenancy.binding import bound_workspace_id
 from lightningtrack.tenancy.config import WORKSPACE
@@ -171,7 +171,7 @@ async def _member_account(field: str, global_account_id: str) -> uuid.UUID:
     return account_id
 
 
-async def _set_labels(issue: Issue, names: list[str]) -> None:
+async def set_labels(issue: Issue, names: list[str]) -> None:
     """Replace the issue's labels, creating labels the workspace has not seen yet."""
     existing = {label.name: label for label in await Label.filter(name__in=names)}
     for name in names:
@@ -180,6 +180,15 @@ async def _set_labels(issue: Issue, names: list[str]) -> None:
     await issue.labels.clear()
     if names:
         await issue.labels.add(*[existing[name] for name in names])
+
+
+async def insert(project_pk: int, **values: Any) -> Issue:
+    """A new issue numbered next in its project, inside the caller's transaction."""
+    # The row lock taken by this UPDATE orders concurrent creations in one project:
+    # each gets the next number, none is handed out twice.
+    await Project.filter(id=project_pk).update(last_issue_number=F("last_issue_number") + 1)
+    project = await Project.get(id=project_pk)
+    return await Issue.create(project=project, number=project.last_issue_number, **values)
 
 
 async def create(membership: Membership, data: dict[str, Any]) -> Issue:
@@ -206,13 +215,8 @@ async def create(membership: Membership, data: dict[str, Any]) -> Issue:
     if not await Project.exists(id=project_pk):
         raise NotFound("No Project with this id.", field="input.projectId")
     async with in_transaction(WORKSPACE):
-        # The row lock taken by this UPDATE orders concurrent creations in one project:
-        # each gets the next number, none is handed out twice.
-        await Project.filter(id=project_pk).update(last_issue_number=F("last_issue_number") + 1)
-        project = await Project.get(id=project_pk)
-        issue = await Issue.create(
-            project=project,
-            number=project.last_issue_number,
+        issue = await insert(
+            project_pk,
             title=title,
             description=description,
             status=status,
@@ -223,7 +227,8 @@ async def create(membership: Membership, data: dict[str, Any]) -> Issue:
             estimate_seconds=estimate,
         )
         if labels:
-            await _set_labels(issue, labels)
+            await set_labels(issue, labels)
+        await events.emit(membership.workspace, "ISSUE_CREATED", issue)
     return issue
 
 
@@ -261,14 +266,17 @@ async def update(membership: Membership, global_id: str, changes: dict[str, Any]
     async with in_transaction(WORKSPACE):
         await issue.save()
         if new_labels is not None:
-            await _set_labels(issue, new_labels)
+            await set_labels(issue, new_labels)
+        await events.emit(membership.workspace, "ISSUE_UPDATED", issue)
     return issue
 
 
 async def delete(membership: Membership, global_id: str) -> str:
     permissions.require_write(membership, Role.ADMIN)
     issue = await get(global_id)
-    await issue.delete()
+    async with in_transaction(WORKSPACE):
+        await events.emit(membership.workspace, "ISSUE_DELETED", issue)
+        await issue.delete()
     return global_id
 
 

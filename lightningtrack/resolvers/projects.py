@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
 
 from lightningtrack.errors import BadUserInput, Conflict, NotFound
 from lightningtrack.models.landlord import Role
 from lightningtrack.models.workspace import Project, TimeEntry
-from lightningtrack.resolvers import ids, permissions, validation
+from lightningtrack.resolvers import events, ids, permissions, validation
 from lightningtrack.resolvers.pagination import ID_ORDER, Page, PageArgs, paginate
 from lightningtrack.tenancy.binding import bound_workspace_id
+from lightningtrack.tenancy.config import WORKSPACE
 
 if TYPE_CHECKING:
     from lightningtrack.models.landlord import Membership
@@ -70,9 +72,12 @@ async def create(membership: Membership, key: str, name: str, description: str |
     if await Project.exists(key=key):
         raise Conflict("This project key is taken.", field="input.key")
     try:
-        return await Project.create(key=key, name=clean_name, description=clean_description)
+        async with in_transaction(WORKSPACE):
+            project = await Project.create(key=key, name=clean_name, description=clean_description)
+            await events.emit(membership.workspace, "PROJECT_CREATED", project)
     except IntegrityError:
         raise Conflict("This project key is taken.", field="input.key") from None
+    return project
 
 
 async def update(membership: Membership, global_id: str, changes: dict[str, Any]) -> Project:
@@ -88,7 +93,9 @@ async def update(membership: Membership, global_id: str, changes: dict[str, Any]
     if "archived" in changes:
         validation.required(changes["archived"], "input.archived")
         project.archived = bool(changes["archived"])
-    await project.save()
+    async with in_transaction(WORKSPACE):
+        await project.save()
+        await events.emit(membership.workspace, "PROJECT_UPDATED", project)
     return project
 
 
@@ -96,7 +103,9 @@ async def delete(membership: Membership, global_id: str) -> str:
     """Delete a project with its issues, comments and time entries."""
     permissions.require_write(membership, Role.ADMIN)
     project = await get(global_id)
-    await project.delete()
+    async with in_transaction(WORKSPACE):
+        await events.emit(membership.workspace, "PROJECT_DELETED", project)
+        await project.delete()
     return global_id
 
 

@@ -35,7 +35,7 @@ from lightningtrack.models.landlord import (
     Workspace,
     WorkspaceStatus,
 )
-from lightningtrack.resolvers import erasure, mail
+from lightningtrack.resolvers import erasure, integration_sweep, mail
 from lightningtrack.resolvers.billing import sweep as billing_sweep
 from lightningtrack.resolvers.effects import Job, defer_job
 from lightningtrack.resolvers.exports import archive_folders, archive_path, export_job
@@ -104,6 +104,7 @@ async def plan(settings: Settings, tenancy: Tenancy, now: datetime) -> list[Acti
     actions += await _requeue_actions(now)
     actions += [Action(*planned) for planned in await billing_sweep.plan(settings, now)]
     actions += await _backup_actions(settings, now)
+    actions += await _integration_actions(settings, tenancy, now)
     return actions
 
 
@@ -384,6 +385,12 @@ def _prune(settings: Settings, now: datetime) -> Callable[[], Awaitable[None]]:
         metrics.BACKUPS_PRUNED.inc(len(removed))
 
     return run
+
+
+async def _integration_actions(settings: Settings, tenancy: Tenancy, now: datetime) -> list[Action]:
+    """Webhook retries, the 30-day delivery log and mailbox polls of due workspaces."""
+    work = await integration_sweep.due_work(settings, tenancy, now)
+    return [Action(kind, subject, run) for kind, subject, run in work]
 
 
 def _requeue(job: Job) -> Callable[[], Awaitable[None]]:

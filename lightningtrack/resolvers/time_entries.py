@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import Subquery
 from tortoise.functions import Sum
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from lightningtrack.errors import NotFound
 from lightningtrack.models.workspace import TimeEntry
-from lightningtrack.resolvers import ids, issues, permissions, projects, validation
+from lightningtrack.resolvers import events, ids, issues, permissions, projects, validation
 from lightningtrack.resolvers.pagination import Page, PageArgs, SortKey, paginate
 from lightningtrack.tenancy.binding import bound_workspace_id
+from lightningtrack.tenancy.config import WORKSPACE
 
 if TYPE_CHECKING:
     from lightningtrack.models.landlord import Membership
@@ -104,7 +106,10 @@ async def create(membership: Membership, data: dict[str, Any]) -> TimeEntry:
     permissions.require_write(membership)
     clean = _fields(data, "input")
     issue = await issues.get(data["issue_id"], field="input.issueId")
-    return await TimeEntry.create(issue=issue, account_id=membership.account_id, **clean)
+    async with in_transaction(WORKSPACE):
+        entry = await TimeEntry.create(issue=issue, account_id=membership.account_id, **clean)
+        await events.emit(membership.workspace, "TIME_ENTRY_CREATED", entry)
+    return entry
 
 
 async def update(membership: Membership, global_id: str, data: dict[str, Any]) -> TimeEntry:
@@ -112,12 +117,16 @@ async def update(membership: Membership, global_id: str, data: dict[str, Any]) -
     permissions.require_author_or_admin(membership, entry.account_id)
     for name, value in _fields(data, "input").items():
         setattr(entry, name, value)
-    await entry.save()
+    async with in_transaction(WORKSPACE):
+        await entry.save()
+        await events.emit(membership.workspace, "TIME_ENTRY_UPDATED", entry)
     return entry
 
 
 async def delete(membership: Membership, global_id: str) -> str:
     entry = await get(global_id)
     permissions.require_author_or_admin(membership, entry.account_id)
-    await entry.delete()
+    async with in_transaction(WORKSPACE):
+        await events.emit(membership.workspace, "TIME_ENTRY_DELETED", entry)
+        await entry.delete()
     return global_id

@@ -17,6 +17,7 @@ from lightningtrack.resolvers import (
 )
 from lightningtrack.schema.billing import BillingMutation
 from lightningtrack.schema.context import Context, Info
+from lightningtrack.schema.email_sources import EmailSourceMutation
 from lightningtrack.schema.inputs import (
     CommentCreateInput,
     IssueCreateInput,
@@ -31,9 +32,11 @@ from lightningtrack.schema.inputs import (
     provided,
 )
 from lightningtrack.schema.privacy import PrivacyMutation
+from lightningtrack.schema.settings import SettingsMutation
 from lightningtrack.schema.team import TeamMutation
 from lightningtrack.schema.tracking import Comment, DeletePayload, Issue, Project, TimeEntry
 from lightningtrack.schema.types import Account, AccountPayload, Workspace, WorkspacePayload
+from lightningtrack.schema.webhooks import WebhookMutation
 
 
 async def _start_session(context: Context, account_model: AccountModel) -> None:
@@ -200,5 +203,14 @@ class TrackingMutation:
 
 
 @strawberry.type
-class Mutation(AccountMutation, TrackingMutation, PrivacyMutation, TeamMutation, BillingMutation):
+class Mutation(
+    AccountMutation,
+    TrackingMutation,
+    PrivacyMutation,
+    TeamMutation,
+    BillingMutation,
+    SettingsMutation,
+    WebhookMutation,
+    EmailSourceMutation,
+):
     pass

@@ -21,8 +21,10 @@ from lightningtrack.resolvers import (
 )
 from lightningtrack.schema.billing import BillingQuery
 from lightningtrack.schema.context import Info
+from lightningtrack.schema.email_sources import EmailSourceQuery
 from lightningtrack.schema.inputs import TimeEntryFilterInput
 from lightningtrack.schema.privacy import PrivacyQuery
+from lightningtrack.schema.settings import SettingsQuery
 from lightningtrack.schema.team import TeamQuery
 from lightningtrack.schema.tracking import (
     Comment,
@@ -42,6 +44,7 @@ from lightningtrack.schema.tracking import (
     prefetch_people,
 )
 from lightningtrack.schema.types import Account, Node, Workspace
+from lightningtrack.schema.webhooks import WebhookQuery, integration_node
 
 
 def _uuid(key: str) -> uuid.UUID | None:
@@ -61,7 +64,7 @@ async def _scoped_node(info: Info, type_name: str, global_id: str) -> Node | Non
         "TimeEntry": (time_entries.get, TimeEntry.from_model),
     }
     if type_name not in lookups:
-        return None
+        return await integration_node(info, type_name, global_id)
     fetch, convert = lookups[type_name]
     try:
         return convert(await fetch(global_id))
@@ -70,7 +73,7 @@ async def _scoped_node(info: Info, type_name: str, global_id: str) -> Node | Non
 
 
 @strawberry.type
-class Query(PrivacyQuery, TeamQuery, BillingQuery):
+class Query(PrivacyQuery, TeamQuery, BillingQuery, SettingsQuery, WebhookQuery, EmailSourceQuery):
     @strawberry.field(description="The signed-in account; null when not signed in.")
     def viewer(self, info: Info) -> Account | None:
         account = info.context.account

@@ -15,12 +15,12 @@ LANDLORD = "landlord"
 WORKSPACE = "workspace"
 
 LANDLORD_APP: dict[str, Any] = {
-    "models": ["lightningtrack.models.landlord"],
+    "models": ["lightningtrack.models.landlord", "lightningtrack.models.schedule"],
     "default_connection": LANDLORD,
     "migrations": "lightningtrack.migrations.landlord",
 }
 WORKSPACE_APP: dict[str, Any] = {
-    "models": ["lightningtrack.models.workspace"],
+    "models": ["lightningtrack.models.workspace", "lightningtrack.models.integrations"],
     "default_connection": WORKSPACE,
     "migrations": "lightningtrack.migrations.workspace",
 }
