@@ -37,3 +37,11 @@ async def fetch(model: type[Model], sql: str, values: list[Any]) -> list[dict[st
     """Rows of ``sql`` on the database ``model`` lives in."""
     rows: list[dict[str, Any]] = await model._meta.db.execute_query_dict(sql, values)
     return rows
+
+
+def among(model: type[Model], column: str, values: list[Any]) -> tuple[str, list[Any]]:
+    """``column`` is one of ``values``: on PostgreSQL one array parameter (one statement
+    text, prepared once, whatever the number of values), elsewhere a list of placeholders."""
+    if model._meta.db.capabilities.dialect == "postgres":
+        return f"{column} = ANY($1)", [list(values)]
+    return f"{column} IN ({', '.join('?' for _ in values)})", list(values)

@@ -12,7 +12,8 @@ from tortoise.queryset import QuerySet
 
 from lightningtrack.models.landlord import Account
 from lightningtrack.models.workspace import Comment, Issue, TimeEntry
-from lightningtrack.resolvers import issues, members, projects
+from lightningtrack.resolvers import issue_facts, issues, members, projects
+from lightningtrack.resolvers.issue_facts import Fact, Facts
 from lightningtrack.resolvers.nested import pages_by_parent
 from lightningtrack.resolvers.pagination import ID_ORDER, Page, PageArgs, SortKey
 
@@ -54,6 +55,22 @@ def _pages(
     return DataLoader(load_fn=load)
 
 
+def _facts() -> DataLoader[tuple[int, frozenset[Fact]], Facts]:
+    """Facts of many issues; keys asking for the same facts share a statement."""
+
+    async def load(keys: list[tuple[int, frozenset[Fact]]]) -> list[Facts]:
+        groups: dict[frozenset[Fact], list[int]] = {}
+        for issue_id, wanted in keys:
+            groups.setdefault(wanted, []).append(issue_id)
+        found: dict[tuple[int, frozenset[Fact]], Facts] = {}
+        for wanted, issue_ids in groups.items():
+            for issue_id, facts in (await issue_facts.of_issues(issue_ids, wanted)).items():
+                found[(issue_id, wanted)] = facts
+        return [found.get(key) or Facts() for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
 def _grouped_counts(
     fetch: Callable[[Any, list[int]], Awaitable[dict[int, int]]],
 ) -> DataLoader[tuple[int, Hashable], int]:
@@ -81,16 +98,17 @@ class Loaders:
         default_factory=lambda: _mapped(issues.by_ids, None)
     )
     labels_by_issue: DataLoader[int, list[str]] = field(
-        default_factory=lambda: _mapped(issues.labels_of, list[str]())
+        default_factory=lambda: _mapped(issue_facts.labels_of, list[str]())
     )
     time_spent_by_issue: DataLoader[int, int] = field(
-        default_factory=lambda: _mapped(issues.time_spent, 0)
+        default_factory=lambda: _mapped(issue_facts.time_spent, 0)
     )
     time_spent_by_project: DataLoader[int, int] = field(
         default_factory=lambda: _mapped(projects.time_spent, 0)
     )
+    facts_by_issue: DataLoader[tuple[int, frozenset[Fact]], Facts] = field(default_factory=_facts)
     comment_count_by_issue: DataLoader[int, int] = field(
-        default_factory=lambda: _mapped(issues.comment_counts, 0)
+        default_factory=lambda: _mapped(issue_facts.comment_counts, 0)
     )
     time_entry_count_by_issue: DataLoader[int, int] = field(
         default_factory=lambda: _mapped(issues.time_entry_counts, 0)

@@ -15,6 +15,7 @@ from strawberry.types.nodes import SelectedField
 from lightningtrack.models import landlord
 from lightningtrack.models import workspace as models
 from lightningtrack.resolvers import comments, issues, projects, time_entries
+from lightningtrack.resolvers.issue_facts import Fact
 from lightningtrack.resolvers.issues import IssueFilter as IssueFilterArgs
 from lightningtrack.resolvers.pagination import Page, PageArgs
 from lightningtrack.schema.context import Info
@@ -361,30 +362,37 @@ def _node_fields(info: Info) -> dict[str, list[SelectedField]]:
     return fields
 
 
+# Fields of an issue that a list fetches for all its rows at once, and the fact each reads.
+_FACT_FIELDS = {"labels": Fact.LABELS, "timeSpentSeconds": Fact.TIME_SPENT}
+
+
 async def prefetch_issues(info: Info, issues: list[Issue]) -> None:
     """Fetch, for every issue of a page at once, what the selection asks of them, so that
     their fields are plain reads rather than one awaited lookup per row and field."""
     wanted = _node_fields(info)
     if not issues or not wanted:
         return
-    loaders = info.context.loaders
-    ids = [issue.model.id for issue in issues]
-    jobs: dict[str, Awaitable[Any]] = {}
-    if "labels" in wanted:
-        jobs["labels"] = loaders.labels_by_issue.load_many(ids)
-    if "timeSpentSeconds" in wanted:
-        jobs["timeSpentSeconds"] = loaders.time_spent_by_issue.load_many(ids)
+    facts = {fact for name, fact in _FACT_FIELDS.items() if name in wanted}
     comments = wanted.get("comments", [])
     if comments and not any(_field_names(c.selections) & _ROW_FIELDS for c in comments):
-        jobs["commentCount"] = loaders.comment_count_by_issue.load_many(ids)
+        facts.add(Fact.COMMENT_COUNT)
     people = prefetch_people(
         info, issues, {"assignee": "assignee_id", "creator": "creator_id"}, wanted
     )
-    # Gathered together, the loaders' batches go out in the same round.
-    *results, _ = await asyncio.gather(*jobs.values(), people)
-    for name, values in zip(jobs, results, strict=True):
-        for issue, value in zip(issues, values, strict=True):
-            issue.pre[name] = value
+    if not facts:
+        await people
+        return
+    shape = frozenset(facts)
+    keys = [(issue.model.id, shape) for issue in issues]
+    # Gathered together, both batches go out in the same round.
+    found, _ = await asyncio.gather(info.context.loaders.facts_by_issue.load_many(keys), people)
+    for issue, known in zip(issues, found, strict=True):
+        if Fact.LABELS in shape:
+            issue.pre["labels"] = known.labels
+        if Fact.TIME_SPENT in shape:
+            issue.pre["timeSpentSeconds"] = known.time_spent
+        if Fact.COMMENT_COUNT in shape:
+            issue.pre["commentCount"] = known.comment_count
 
 
 async def _issue(info: Info, issue_id: int) -> Issue:

@@ -138,3 +138,44 @@ async def test_nested_issue_list_costs_the_same_for_one_and_a_hundred(
         assert got == expected[got["key"]], got["key"]
     assert any(n["comments"]["totalCount"] > 3 for n in large["issues"]["nodes"])
     assert len({n["creator"]["name"] for n in large["issues"]["nodes"]}) == 4
+
+
+DASHBOARD = """
+query($first: Int) {
+  issues(first: $first) {
+    nodes {
+      key project { key name } assignee { name } labels timeSpentSeconds
+      comments { totalCount }
+    }
+  }
+}
+"""
+
+
+async def test_dashboard_reads_the_facts_of_its_issues_in_one_statement(
+    tenancy: Tenancy, make_client: Any, owner: Client, member: Client, admin: Client
+) -> None:
+    """Labels, time spent and comment counts of a whole page: one statement together, so
+    the list costs the page, the facts and the people, for 1 issue as for 100."""
+    extra = [await join(make_client, owner, Role.MEMBER, name) for name in ("Bo", "Cy")]
+    clients = {"Owner": owner, "Mia": member, "Ada": admin, "Bo": extra[0], "Cy": extra[1]}
+    people = {name: account_uuid(await account_id(c)) for name, c in clients.items()}
+    expected = await seed(tenancy, owner, people, 100)
+
+    await owner.gql(DASHBOARD, {"first": 1})  # warm up: session touch, pools, caches
+    for first in (1, 100):
+        with statements() as sent:
+            found = await owner.gql(DASHBOARD, {"first": first})
+        nodes = found["issues"]["nodes"]
+        assert len(nodes) == first
+        facts = [s for s in sent if "issue_label" in s]
+        assert len(facts) == 1, "\n".join(sent)
+        assert "time_entry" in facts[0] and "comment" in facts[0]
+        # Session, membership, the page, the facts, the assignees' accounts.
+        assert len(sent) == 5, "\n".join(sent)
+        for got in nodes:
+            want = expected[got["key"]]
+            assert got["labels"] == want["labels"]
+            assert got["timeSpentSeconds"] == want["timeSpentSeconds"]
+            assert got["comments"] == {"totalCount": want["comments"]["totalCount"]}
+            assert got["assignee"] == want["assignee"]
