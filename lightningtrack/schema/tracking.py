@@ -6,7 +6,7 @@ import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, cast
 
 import strawberry
 from strawberry import Private
@@ -277,7 +277,7 @@ class Issue(Node):
         return info.context.loaders.labels_by_issue.load(self.model.id)
 
     @strawberry.field
-    async def comments(
+    def comments(
         self,
         info: Info,
         first: int | None = None,
@@ -286,12 +286,18 @@ class Issue(Node):
         before: str | None = None,
     ) -> CommentConnection:
         args = page_args(first, after, last, before).validated()
+        known = self.pre.get("commentCount")
+        if known is not None:
+            # A list prefetches counts only when no selection of comments asks for rows:
+            # the answer is at hand, so this resolver is sync (no awaiting per issue).
+            return connection(CommentConnection, counts_only(known), Comment.from_model)
+        # graphql-core awaits what a sync resolver returns when it is awaitable.
+        return cast("CommentConnection", self._comments(info, args))
+
+    async def _comments(self, info: Info, args: PageArgs) -> CommentConnection:
         loaders = info.context.loaders
         issue_id = self.model.id
         if not wants_rows(info):
-            known = self.pre.get("commentCount")
-            if known is not None:
-                return connection(CommentConnection, counts_only(known), Comment.from_model)
 
             async def count() -> int:
                 return await loaders.comment_count_by_issue.load(issue_id)
