@@ -389,9 +389,9 @@ async def prefetch_issues(info: Info, issues: list[Issue]) -> None:
         await people
         return
     shape = frozenset(facts)
-    keys = [(issue.model.id, shape) for issue in issues]
+    key = (tuple(issue.model.id for issue in issues), shape)
     # Gathered together, both batches go out in the same round.
-    found, _ = await asyncio.gather(info.context.loaders.facts_by_issue.load_many(keys), people)
+    found, _ = await asyncio.gather(info.context.loaders.facts_of_page.load(key), people)
     for issue, known in zip(issues, found, strict=True):
         if Fact.LABELS in shape:
             issue.pre["labels"] = known.labels
