@@ -99,10 +99,22 @@ def _value_or_call(value: Any) -> Any:
     return value() if callable(value) else value
 
 
+# Fields that every row of a list may carry (an issue's comments, a project's issues)
+# default their arguments to UNSET rather than null: graphql-core then passes only the
+# arguments a client sent, and Strawberry converts nothing for the others, once per row.
+OMITTED: Any = strawberry.UNSET
+
+
+def _given(value: Any) -> Any:
+    return None if value is strawberry.UNSET else value
+
+
 def page_args(
     first: int | None, after: str | None, last: int | None, before: str | None
 ) -> PageArgs:
-    return PageArgs(first=first, after=after, last=last, before=before)
+    return PageArgs(
+        first=_given(first), after=_given(after), last=_given(last), before=_given(before)
+    )
 
 
 _ROW_FIELDS = frozenset({"nodes", "edges", "pageInfo"})
@@ -190,15 +202,16 @@ class Project(Node):
     async def issues(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: IssueFilterInput | None = None,
-        order_by: IssueOrder | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: int | None = OMITTED,
+        after: str | None = OMITTED,
+        filter: IssueFilterInput | None = OMITTED,
+        order_by: IssueOrder | None = OMITTED,
+        last: int | None = OMITTED,
+        before: str | None = OMITTED,
     ) -> IssueConnection:
         args = page_args(first, after, last, before).validated()
         issue_filter = filter.to_args() if filter else None
+        order_by = _given(order_by)
         loaders = info.context.loaders
         if not wants_rows(info):
             project_id = self.model.id
@@ -280,10 +293,10 @@ class Issue(Node):
     def comments(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: int | None = OMITTED,
+        after: str | None = OMITTED,
+        last: int | None = OMITTED,
+        before: str | None = OMITTED,
     ) -> CommentConnection:
         args = page_args(first, after, last, before).validated()
         known = self.pre.get("commentCount")
@@ -312,10 +325,10 @@ class Issue(Node):
     async def time_entries(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: int | None = OMITTED,
+        after: str | None = OMITTED,
+        last: int | None = OMITTED,
+        before: str | None = OMITTED,
     ) -> TimeEntryConnection:
         args = page_args(first, after, last, before).validated()
         loaders = info.context.loaders
