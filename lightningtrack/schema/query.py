@@ -151,7 +151,7 @@ class Query(PrivacyQuery, TeamQuery):
             filter.to_args() if filter else None,
             issue_order(order_by),
         )
-        found = connection(IssueConnection, page, Issue.from_model)
+        found = connection(IssueConnection, page, Issue.converter())
         await prefetch_issues(info, found.nodes)
         return found
 

@@ -222,7 +222,7 @@ class Project(Node):
             return connection(IssueConnection, counts_only(count), Issue.from_model)
         key = (self.model.id, args, (issue_filter, issue_order(order_by)))
         page = await loaders.issue_page_by_project.load(key)
-        found = connection(IssueConnection, page, Issue.from_model)
+        found = connection(IssueConnection, page, Issue.converter())
         await prefetch_issues(info, found.nodes)
         return found
 
@@ -248,12 +248,15 @@ class Issue(Node):
     estimate_seconds: int | None
     created_at: datetime
     updated_at: datetime
+    # A plain value: every issue is read with its project (its key is part of the
+    # issue's), so no resolver runs for it per row.
+    project: Project
     model: Private[models.Issue]
     # Values a list fetched for all its rows at once (see prefetch_issues).
     pre: Private[dict[str, Any]]
 
     @classmethod
-    def from_model(cls, issue: models.Issue) -> Self:
+    def from_model(cls, issue: models.Issue, project: Project | None = None) -> Self:
         return cls(
             id=strawberry.ID(issues.global_id(issue)),
             key=issues.issue_key(issue),
@@ -265,13 +268,23 @@ class Issue(Node):
             estimate_seconds=issue.estimate_seconds,
             created_at=issue.created_at,
             updated_at=issue.updated_at,
+            project=project or Project.from_model(issue.project),
             model=issue,
             pre={},
         )
 
-    @strawberry.field
-    def project(self) -> Project:
-        return Project.from_model(self.model.project)
+    @classmethod
+    def converter(cls) -> Callable[[models.Issue], Issue]:
+        """``from_model`` for the rows of one list: issues of a project share its object."""
+        shared: dict[int, Project] = {}
+
+        def convert(issue: models.Issue) -> Issue:
+            project = shared.get(issue.project_id)
+            if project is None:
+                project = shared[issue.project_id] = Project.from_model(issue.project)
+            return cls.from_model(issue, project)
+
+        return convert
 
     @strawberry.field(graphql_type=Account | None)
     def assignee(self, info: Info) -> Any:
