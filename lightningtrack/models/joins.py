@@ -40,8 +40,12 @@ async def fetch(model: type[Model], sql: str, values: list[Any]) -> list[dict[st
 
 
 def among(model: type[Model], column: str, values: list[Any]) -> tuple[str, list[Any]]:
-    """``column`` is one of ``values``: on PostgreSQL one array parameter (one statement
-    text, prepared once, whatever the number of values), elsewhere a list of placeholders."""
+    """``column`` (of ``model``'s primary key's type) is one of ``values``: on PostgreSQL
+    one array parameter (one statement text, prepared once, whatever the number of
+    values), elsewhere a list of placeholders with the values as the database stores them
+    (SQLite keeps UUIDs as text)."""
     if model._meta.db.capabilities.dialect == "postgres":
         return f"{column} = ANY($1)", [list(values)]
-    return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+    pk = model._meta.pk
+    stored = [pk.to_db_value(value, model) for value in values]
+    return f"{column} IN ({', '.join('?' for _ in values)})", stored
