@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from lightningtrack.schema.errors import ErrorCodes
+from lightningtrack.schema.execution import FieldByFieldExecution
 from lightningtrack.schema.limits import Limits, policy_extension
 from lightningtrack.schema.mutation import Mutation
 from lightningtrack.schema.query import Query
@@ -64,6 +65,7 @@ def build_schema(limits: Limits = DEFAULT_LIMITS, introspection: bool = True) ->
         mutation=Mutation,
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=FieldByFieldExecution,
     )
     policy.connections = _connection_fields(schema)  # type: ignore[attr-defined]
     return schema
