@@ -68,8 +68,10 @@ def decode(global_id: str, field: str | None = None) -> int:
         raise
 
 
-def issue_key(issue: Issue) -> str:
-    return f"{issue.project.key}-{issue.number}"
+def issue_key(issue: Issue, project_key: str | None = None) -> str:
+    """``WEB-42``: the project's key (read from the issue's project unless given) and the
+    issue's number."""
+    return f"{project_key or issue.project.key}-{issue.number}"
 
 
 def sort_key(field: str | None, direction: str | None) -> SortKey:
@@ -113,7 +115,9 @@ def filtered(issue_filter: IssueFilter | None) -> QuerySet[Issue]:
 async def list_page(
     args: PageArgs, issue_filter: IssueFilter | None, order: SortKey
 ) -> Page[Issue]:
-    return await paginate(filtered(issue_filter).select_related("project"), order, args)
+    """A page of issues without their projects (a list reads those once per project,
+    not once per row: see projects.by_ids)."""
+    return await paginate(filtered(issue_filter), order, args)
 
 
 async def counts_by_project(

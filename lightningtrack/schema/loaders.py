@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.queryset import QuerySet
 
 from lightningtrack.models.landlord import Account
-from lightningtrack.models.workspace import Comment, Issue, TimeEntry
+from lightningtrack.models.workspace import Comment, Issue, Project, TimeEntry
 from lightningtrack.resolvers import issue_facts, issues, members, projects
 from lightningtrack.resolvers.issue_facts import Fact, Facts
 from lightningtrack.resolvers.nested import pages_by_parent
@@ -101,6 +101,10 @@ class Loaders:
         return _mapped(members.accounts_by_id, None)
 
     @cached_property
+    def project_by_id(self) -> DataLoader[int, Project | None]:
+        return _mapped(projects.by_ids, None)
+
+    @cached_property
     def issue_by_id(self) -> DataLoader[int, Issue | None]:
         return _mapped(issues.by_ids, None)
 
@@ -158,7 +162,7 @@ class Loaders:
             def counter(project_id: int) -> Awaitable[int]:
                 return self.issue_count_by_project.load((project_id, issue_filter))
 
-            queryset = issues.filtered(issue_filter).select_related("project")
-            return queryset, order, "project_id", counter
+            # Each page belongs to its parent project, which the caller has at hand.
+            return issues.filtered(issue_filter), order, "project_id", counter
 
         return _pages(issues_of)

@@ -151,7 +151,8 @@ class Query(PrivacyQuery, TeamQuery):
             filter.to_args() if filter else None,
             issue_order(order_by),
         )
-        found = connection(IssueConnection, page, Issue.converter())
+        page, convert = await Issue.of_page(info, page)
+        found = connection(IssueConnection, page, convert)
         await prefetch_issues(info, found.nodes)
         return found
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Generic, Self, TypeVar, cast
 
@@ -222,7 +223,7 @@ class Project(Node):
             return connection(IssueConnection, counts_only(count), Issue.from_model)
         key = (self.model.id, args, (issue_filter, issue_order(order_by)))
         page = await loaders.issue_page_by_project.load(key)
-        found = connection(IssueConnection, page, Issue.converter())
+        found = connection(IssueConnection, page, Issue.with_projects({self.model.id: self}))
         await prefetch_issues(info, found.nodes)
         return found
 
@@ -257,9 +258,12 @@ class Issue(Node):
 
     @classmethod
     def from_model(cls, issue: models.Issue, project: Project | None = None) -> Self:
+        """The issue, with its project's object when the caller has it (lists read
+        projects once, not per row), else from the project loaded with the row."""
+        project = project or Project.from_model(issue.project)
         return cls(
             id=strawberry.ID(issues.global_id(issue)),
-            key=issues.issue_key(issue),
+            key=issues.issue_key(issue, project.key),
             number=issue.number,
             title=issue.title,
             description=issue.description,
@@ -268,21 +272,32 @@ class Issue(Node):
             estimate_seconds=issue.estimate_seconds,
             created_at=issue.created_at,
             updated_at=issue.updated_at,
-            project=project or Project.from_model(issue.project),
+            project=project,
             model=issue,
             pre={},
         )
 
     @classmethod
-    def converter(cls) -> Callable[[models.Issue], Issue]:
-        """``from_model`` for the rows of one list: issues of a project share its object."""
-        shared: dict[int, Project] = {}
+    async def of_page(
+        cls, info: Info, page: Page[models.Issue]
+    ) -> tuple[Page[models.Issue], Callable[[models.Issue], Issue]]:
+        """A page of issues read without their projects, and its ``from_model``: the
+        projects its rows name are loaded once each, and issues of one project share it.
+        A row whose project has gone since (deleted with it) is left out."""
+        loaders = info.context.loaders
+        found = await loaders.project_by_id.load_many(list({r.project_id for r in page.rows}))
+        shared = {p.id: Project.from_model(p) for p in found if p is not None}
+        if len(shared) < len(found):
+            kept = [i for i, row in enumerate(page.rows) if row.project_id in shared]
+            page = replace(
+                page, rows=[page.rows[i] for i in kept], cursors=[page.cursors[i] for i in kept]
+            )
+        return page, cls.with_projects(shared)
 
+    @classmethod
+    def with_projects(cls, projects: dict[int, Project]) -> Callable[[models.Issue], Issue]:
         def convert(issue: models.Issue) -> Issue:
-            project = shared.get(issue.project_id)
-            if project is None:
-                project = shared[issue.project_id] = Project.from_model(issue.project)
-            return cls.from_model(issue, project)
+            return cls.from_model(issue, projects[issue.project_id])
 
         return convert
 

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from lightningtrack.models.landlord import Role
-from lightningtrack.models.workspace import Comment, Issue, Label, TimeEntry
+from lightningtrack.models.workspace import Comment, Issue, Label, Project, TimeEntry
+from lightningtrack.resolvers import issues as issue_rows
+from lightningtrack.resolvers.pagination import PageArgs
+from lightningtrack.schema.loaders import Loaders
+from lightningtrack.schema.tracking import Issue as IssueType
 from lightningtrack.tenancy.runtime import Tenancy
 from tests.conftest import Client, statements
 from tests.tracking.conftest import (
     account_id,
     account_uuid,
+    create_issue,
     create_project,
     join,
     seed_issues,
@@ -171,11 +177,30 @@ async def test_dashboard_reads_the_facts_of_its_issues_in_one_statement(
         facts = [s for s in sent if "issue_label" in s]
         assert len(facts) == 1, "\n".join(sent)
         assert "time_entry" in facts[0] and "comment" in facts[0]
-        # Session, membership, the page, the facts, the assignees' accounts.
-        assert len(sent) == 5, "\n".join(sent)
+        # Session, membership, the page, its projects, the facts, the assignees' accounts.
+        assert len(sent) == 6, "\n".join(sent)
         for got in nodes:
             want = expected[got["key"]]
             assert got["labels"] == want["labels"]
             assert got["timeSpentSeconds"] == want["timeSpentSeconds"]
             assert got["comments"] == {"totalCount": want["comments"]["totalCount"]}
             assert got["assignee"] == want["assignee"]
+
+
+async def test_a_page_leaves_out_rows_whose_project_went_meanwhile(
+    tenancy: Tenancy, owner: Client
+) -> None:
+    """An issue list reads its projects after its rows: rows whose project was deleted in
+    between (and they with it) are left out, rows and cursors together."""
+    web = await create_project(owner, "WEB")
+    api = await create_project(owner, "API")
+    for project in (web, api, web):
+        await create_issue(owner, project["id"])
+    async with tenancy.workspace(await workspace_of(owner)):
+        page = await issue_rows.list_page(PageArgs(first=10), None, issue_rows.sort_key(None, None))
+        assert len(page.rows) == 3
+        await Project.filter(key="API").delete()
+        info = SimpleNamespace(context=SimpleNamespace(loaders=Loaders()))
+        kept, convert = await IssueType.of_page(info, page)  # type: ignore[arg-type]
+        assert [convert(row).key for row in kept.rows] == ["WEB-1", "WEB-2"]
+    assert kept.cursors == [page.cursors[0], page.cursors[2]]
