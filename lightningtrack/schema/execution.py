@@ -1,4 +1,4 @@
-"""The graphql-core executor the schema runs operations with.
+"""How the schema runs operations: graphql-core's executor, and names looked up once.
 
 Strawberry's default execution context extends graphql-core's ``IncrementalExecutor``,
 which plans and tracks ``@defer``/``@stream`` delivery groups for every selection set.
@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphql.execution.executor import Executor
+from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 
@@ -23,3 +24,18 @@ class FieldByFieldExecution(Executor[Any]):
 
     # A plain function of attributes that every Executor has.
     build_resolve_info = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+
+
+class RememberingNameConverter(NameConverter):
+    """Strawberry camel-cases each argument's name every time a field is resolved (to
+    find it among the values graphql-core passes); the answer never changes."""
+
+    def __init__(self) -> None:
+        super().__init__(auto_camel_case=True)
+        self._names: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        found = self._names.get(name)
+        if found is None:
+            found = self._names[name] = super().apply_naming_config(name)
+        return found

@@ -53,11 +53,12 @@ def _uuid(key: str) -> uuid.UUID | None:
 async def _scoped_node(info: Info, type_name: str, global_id: str) -> Node | None:
     """A workspace row by global id, only from the bound workspace's database."""
     info.context.require_membership()
+    loaders = info.context.loaders
     lookups: dict[str, tuple[Callable[[str], Awaitable[Any]], Callable[[Any], Node]]] = {
         "Project": (projects.get, Project.from_model),
-        "Issue": (issues.get, Issue.from_model),
-        "Comment": (comments.get, Comment.from_model),
-        "TimeEntry": (time_entries.get, TimeEntry.from_model),
+        "Issue": (issues.get, Issue.converter(loaders)),
+        "Comment": (comments.get, Comment.converter(loaders)),
+        "TimeEntry": (time_entries.get, TimeEntry.converter(loaders)),
     }
     if type_name not in lookups:
         return None
@@ -165,7 +166,7 @@ class Query(PrivacyQuery, TeamQuery):
             issue = await issues.find(id, key)
         except NotFound:
             return None
-        return Issue.from_model(issue) if issue else None
+        return Issue.from_model(issue, info.context.loaders) if issue else None
 
     @strawberry.field
     async def time_entries(
@@ -185,6 +186,7 @@ class Query(PrivacyQuery, TeamQuery):
         async def total() -> int:
             return await time_entries.total_seconds(queryset)
 
-        found = connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)
+        rows = TimeEntry.converter(info.context.loaders)
+        found = connection(TimeEntryConnection, page, rows, total=total)
         await prefetch_people(info, found.nodes, {"account": "account_id"})
         return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Generic, Self, TypeVar, cast
@@ -20,6 +20,7 @@ from lightningtrack.resolvers.issue_facts import Fact
 from lightningtrack.resolvers.issues import IssueFilter as IssueFilterArgs
 from lightningtrack.resolvers.pagination import Page, PageArgs
 from lightningtrack.schema.context import Info
+from lightningtrack.schema.loaders import Loaders
 from lightningtrack.schema.types import Account, IssuePriority, IssueStatus, Node
 
 
@@ -69,35 +70,42 @@ class IssueOrder:
     direction: OrderDirection
 
 
+class Later:
+    """A field's value to be looked up only if the query reads it. graphql-core awaits
+    a field value that is awaitable, so a plain field (no resolver to run per row) can
+    hold one of these where its value is not known yet; one nobody reads costs nothing."""
+
+    __slots__ = ("_lookup",)
+
+    def __init__(self, lookup: Callable[[], Awaitable[Any]]) -> None:
+        self._lookup = lookup
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._lookup().__await__()
+
+
+def _value_or_later(value: Any) -> Any:
+    """A known value as is; a deferred one (a coroutine function) as a Later."""
+    return Later(value) if callable(value) else value
+
+
 @strawberry.type
 class PageInfo:
-    page: Private[Page[Any]]
     start_cursor: str | None
     end_cursor: str | None
-
-    # Sync resolvers that return the value, or an awaitable when it must be looked up:
-    # cheaper for graphql-core than an async resolver per field.
-    @strawberry.field(graphql_type=bool)
-    def has_next_page(self) -> Any:
-        return _value_or_call(self.page.has_next)
-
-    @strawberry.field(graphql_type=bool)
-    def has_previous_page(self) -> Any:
-        return _value_or_call(self.page.has_previous)
+    # A value, or a Later when the far side must be looked up.
+    has_next_page: Any = strawberry.field(graphql_type=bool)
+    has_previous_page: Any = strawberry.field(graphql_type=bool)
 
     @classmethod
     def of(cls, page: Page[Any]) -> PageInfo:
         cursors = page.cursors
         return cls(
-            page=page,
             start_cursor=cursors[0] if cursors else None,
             end_cursor=cursors[-1] if cursors else None,
+            has_next_page=_value_or_later(page.has_next),
+            has_previous_page=_value_or_later(page.has_previous),
         )
-
-
-def _value_or_call(value: Any) -> Any:
-    """A known value as is; a deferred one (a coroutine function) called for its awaitable."""
-    return value() if callable(value) else value
 
 
 # Fields that every row of a list may carry (an issue's comments, a project's issues)
@@ -141,13 +149,17 @@ def counts_only(count: int | Callable[[], Awaitable[int]]) -> Page[Any]:
     return Page(rows=[], cursors=[], has_next=False, has_previous=False, count=count)
 
 
-def _person(pre: dict[str, Any], info: Info, account_id: Any) -> Any:
-    """The account of a row: read from what its list prefetched, else looked up."""
-    accounts = pre.get("accounts")
-    if accounts is None:
-        return _account(info, account_id)
-    found = accounts.get(account_id) if account_id is not None else None
-    return Account.from_model(found) if found is not None else None
+def _person(loaders: Loaders, account_id: Any) -> Any:
+    """The value of a row's account field until its list prefetches it: none, or the
+    account looked up if the query reads it."""
+    if account_id is None:
+        return None
+
+    async def lookup() -> Account | None:
+        account = await loaders.account_by_id.load(account_id)
+        return Account.from_model(account) if account else None
+
+    return Later(lookup)
 
 
 async def prefetch_people(
@@ -157,23 +169,19 @@ async def prefetch_people(
     selected: dict[str, list[SelectedField]] | None = None,
 ) -> None:
     """For a page of rows, the accounts its selection asks for (``columns`` maps a field,
-    like ``author``, to the row's column), in one batch; their fields then read them."""
+    like ``author``, to the row's column and attribute), in one batch, set as plain
+    values."""
     fields = _node_fields(info) if selected is None else selected
     wanted = [field for field in columns if field in fields]
     if not nodes or not wanted:
         return
     ids = {getattr(n.model, columns[f]) for n in nodes for f in wanted} - {None}
     found = await info.context.loaders.account_by_id.load_many(list(ids)) if ids else []
-    accounts = {a.id: a for a in found if a is not None}
+    accounts = {a.id: Account.from_model(a) for a in found if a is not None}
     for node in nodes:
-        node.pre["accounts"] = accounts
-
-
-async def _account(info: Info, account_id: Any) -> Account | None:
-    if account_id is None:
-        return None
-    account = await info.context.loaders.account_by_id.load(account_id)
-    return Account.from_model(account) if account else None
+        for name in wanted:
+            account_id = getattr(node.model, columns[name])
+            setattr(node, name, accounts.get(account_id) if account_id is not None else None)
 
 
 @strawberry.type(name="Project")
@@ -220,10 +228,12 @@ class Project(Node):
             async def count() -> int:
                 return await loaders.issue_count_by_project.load((project_id, issue_filter))
 
-            return connection(IssueConnection, counts_only(count), Issue.from_model)
+            return connection(IssueConnection, counts_only(count), Issue.converter(loaders))
         key = (self.model.id, args, (issue_filter, issue_order(order_by)))
         page = await loaders.issue_page_by_project.load(key)
-        found = connection(IssueConnection, page, Issue.with_projects({self.model.id: self}))
+        found = connection(
+            IssueConnection, page, Issue.with_projects(loaders, {self.model.id: self})
+        )
         await prefetch_issues(info, found.nodes)
         return found
 
@@ -249,18 +259,28 @@ class Issue(Node):
     estimate_seconds: int | None
     created_at: datetime
     updated_at: datetime
-    # A plain value: every issue is read with its project (its key is part of the
-    # issue's), so no resolver runs for it per row.
+    # Plain values, so that no resolver runs per row: the project comes with the issue
+    # (its key is part of the issue's); the others are what a list prefetches for all
+    # its rows at once (see prefetch_issues), else a Later.
     project: Project
+    assignee: Any = strawberry.field(graphql_type=Account | None)
+    creator: Any = strawberry.field(
+        graphql_type=Account | None, description="Null once the creator's account is erased."
+    )
+    labels: Any = strawberry.field(graphql_type=list[str])
+    time_spent_seconds: Any = strawberry.field(graphql_type=int)
     model: Private[models.Issue]
-    # Values a list fetched for all its rows at once (see prefetch_issues).
+    # Known comment counts, for the comments field (it takes arguments, so it resolves).
     pre: Private[dict[str, Any]]
 
     @classmethod
-    def from_model(cls, issue: models.Issue, project: Project | None = None) -> Self:
+    def from_model(
+        cls, issue: models.Issue, loaders: Loaders, project: Project | None = None
+    ) -> Self:
         """The issue, with its project's object when the caller has it (lists read
         projects once, not per row), else from the project loaded with the row."""
         project = project or Project.from_model(issue.project)
+        issue_id = issue.id
         return cls(
             id=strawberry.ID(issues.global_id(issue)),
             key=issues.issue_key(issue, project.key),
@@ -273,6 +293,10 @@ class Issue(Node):
             created_at=issue.created_at,
             updated_at=issue.updated_at,
             project=project,
+            assignee=_person(loaders, issue.assignee_id),
+            creator=_person(loaders, issue.creator_id),
+            labels=Later(lambda: loaders.labels_by_issue.load(issue_id)),
+            time_spent_seconds=Later(lambda: loaders.time_spent_by_issue.load(issue_id)),
             model=issue,
             pre={},
         )
@@ -292,30 +316,20 @@ class Issue(Node):
             page = replace(
                 page, rows=[page.rows[i] for i in kept], cursors=[page.cursors[i] for i in kept]
             )
-        return page, cls.with_projects(shared)
+        return page, cls.with_projects(loaders, shared)
 
     @classmethod
-    def with_projects(cls, projects: dict[int, Project]) -> Callable[[models.Issue], Issue]:
+    def with_projects(
+        cls, loaders: Loaders, projects: dict[int, Project]
+    ) -> Callable[[models.Issue], Issue]:
         def convert(issue: models.Issue) -> Issue:
-            return cls.from_model(issue, projects[issue.project_id])
+            return cls.from_model(issue, loaders, projects[issue.project_id])
 
         return convert
 
-    @strawberry.field(graphql_type=Account | None)
-    def assignee(self, info: Info) -> Any:
-        return _person(self.pre, info, self.model.assignee_id)
-
-    @strawberry.field(
-        graphql_type=Account | None, description="Null once the creator's account is erased."
-    )
-    def creator(self, info: Info) -> Any:
-        return _person(self.pre, info, self.model.creator_id)
-
-    @strawberry.field(graphql_type=list[str])
-    def labels(self, info: Info) -> Any:
-        if "labels" in self.pre:
-            return self.pre["labels"]
-        return info.context.loaders.labels_by_issue.load(self.model.id)
+    @classmethod
+    def converter(cls, loaders: Loaders) -> Callable[[models.Issue], Issue]:
+        return lambda issue: cls.from_model(issue, loaders)
 
     @strawberry.field
     def comments(
@@ -331,7 +345,8 @@ class Issue(Node):
         if known is not None:
             # A list prefetches counts only when no selection of comments asks for rows:
             # the answer is at hand, so this resolver is sync (no awaiting per issue).
-            return connection(CommentConnection, counts_only(known), Comment.from_model)
+            rows = Comment.converter(info.context.loaders)
+            return connection(CommentConnection, counts_only(known), rows)
         # graphql-core awaits what a sync resolver returns when it is awaitable.
         return cast("CommentConnection", self._comments(info, args))
 
@@ -343,9 +358,9 @@ class Issue(Node):
             async def count() -> int:
                 return await loaders.comment_count_by_issue.load(issue_id)
 
-            return connection(CommentConnection, counts_only(count), Comment.from_model)
+            return connection(CommentConnection, counts_only(count), Comment.converter(loaders))
         page = await loaders.comment_page_by_issue.load((issue_id, args, None))
-        found = connection(CommentConnection, page, Comment.from_model)
+        found = connection(CommentConnection, page, Comment.converter(loaders))
         await prefetch_people(info, found.nodes, {"author": "author_id"})
         return found
 
@@ -373,15 +388,9 @@ class Issue(Node):
             page = counts_only(count)
         else:
             page = await loaders.time_entry_page_by_issue.load((issue_id, args, None))
-        found = connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)
+        found = connection(TimeEntryConnection, page, TimeEntry.converter(loaders), total=total)
         await prefetch_people(info, found.nodes, {"account": "account_id"})
         return found
-
-    @strawberry.field(graphql_type=int)
-    def time_spent_seconds(self, info: Info) -> Any:
-        if "timeSpentSeconds" in self.pre:
-            return self.pre["timeSpentSeconds"]
-        return info.context.loaders.time_spent_by_issue.load(self.model.id)
 
 
 def _selected(selections: list[Any], name: str) -> list[SelectedField]:
@@ -435,9 +444,9 @@ async def prefetch_issues(info: Info, issues: list[Issue]) -> None:
     found, _ = await asyncio.gather(info.context.loaders.facts_of_page.load(key), people)
     for issue, known in zip(issues, found, strict=True):
         if Fact.LABELS in shape:
-            issue.pre["labels"] = known.labels
+            issue.labels = known.labels
         if Fact.TIME_SPENT in shape:
-            issue.pre["timeSpentSeconds"] = known.time_spent
+            issue.time_spent_seconds = known.time_spent
         if Fact.COMMENT_COUNT in shape:
             issue.pre["commentCount"] = known.comment_count
 
@@ -446,7 +455,7 @@ async def _issue(info: Info, issue_id: int) -> Issue:
     """The issue a comment or time entry belongs to (they go when it goes)."""
     issue = await info.context.loaders.issue_by_id.load(issue_id)
     assert issue is not None
-    return Issue.from_model(issue)
+    return Issue.from_model(issue, info.context.loaders)
 
 
 @strawberry.type(name="Comment")
@@ -454,25 +463,26 @@ class Comment(Node):
     body: str
     created_at: datetime
     updated_at: datetime
+    # Prefetched by lists (prefetch_people), else a Later.
+    author: Any = strawberry.field(
+        graphql_type=Account | None, description="Null once the author's account is erased."
+    )
     model: Private[models.Comment]
-    pre: Private[dict[str, Any]]
 
     @classmethod
-    def from_model(cls, comment: models.Comment) -> Self:
+    def from_model(cls, comment: models.Comment, loaders: Loaders) -> Self:
         return cls(
             id=strawberry.ID(comments.global_id(comment)),
             body=comment.body,
             created_at=comment.created_at,
             updated_at=comment.updated_at,
+            author=_person(loaders, comment.author_id),
             model=comment,
-            pre={},
         )
 
-    @strawberry.field(
-        graphql_type=Account | None, description="Null once the author's account is erased."
-    )
-    def author(self, info: Info) -> Any:
-        return _person(self.pre, info, self.model.author_id)
+    @classmethod
+    def converter(cls, loaders: Loaders) -> Callable[[models.Comment], Comment]:
+        return lambda comment: cls.from_model(comment, loaders)
 
     @strawberry.field
     async def issue(self, info: Info) -> Issue:
@@ -486,11 +496,15 @@ class TimeEntry(Node):
     note: str | None
     billable: bool
     created_at: datetime
+    # Prefetched by lists (prefetch_people), else a Later.
+    account: Any = strawberry.field(
+        graphql_type=Account | None,
+        description="Who did the work; null once that account is erased.",
+    )
     model: Private[models.TimeEntry]
-    pre: Private[dict[str, Any]]
 
     @classmethod
-    def from_model(cls, entry: models.TimeEntry) -> Self:
+    def from_model(cls, entry: models.TimeEntry, loaders: Loaders) -> Self:
         return cls(
             id=strawberry.ID(time_entries.global_id(entry)),
             started_at=entry.started_at,
@@ -498,16 +512,13 @@ class TimeEntry(Node):
             note=entry.note,
             billable=entry.billable,
             created_at=entry.created_at,
+            account=_person(loaders, entry.account_id),
             model=entry,
-            pre={},
         )
 
-    @strawberry.field(
-        graphql_type=Account | None,
-        description="Who did the work; null once that account is erased.",
-    )
-    def account(self, info: Info) -> Any:
-        return _person(self.pre, info, self.model.account_id)
+    @classmethod
+    def converter(cls, loaders: Loaders) -> Callable[[models.TimeEntry], TimeEntry]:
+        return lambda entry: cls.from_model(entry, loaders)
 
     @strawberry.field
     async def issue(self, info: Info) -> Issue:
@@ -551,11 +562,9 @@ class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]]
     nodes: list[NodeT]
     page_info: PageInfo
+    # A value, or a Later: counted only if asked for.
+    total_count: Any = strawberry.field(graphql_type=int)
     page: Private[Page[Any]]
-
-    @strawberry.field(graphql_type=int)
-    def total_count(self) -> Any:
-        return _value_or_call(self.page.count)
 
 
 @strawberry.type
@@ -577,4 +586,11 @@ C = TypeVar("C", bound=Connection[Any])
 def connection(cls: type[C], page: Page[Any], convert: Callable[[Any], Any], **extra: Any) -> C:
     nodes = [convert(row) for row in page.rows]
     edges = [Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
-    return cls(edges=edges, nodes=nodes, page_info=PageInfo.of(page), page=page, **extra)
+    return cls(
+        edges=edges,
+        nodes=nodes,
+        page_info=PageInfo.of(page),
+        total_count=_value_or_later(page.count),
+        page=page,
+        **extra,
+    )
