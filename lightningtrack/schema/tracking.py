@@ -71,22 +71,35 @@ class IssueOrder:
 
 
 class Later:
-    """A field's value to be looked up only if the query reads it. graphql-core awaits
-    a field value that is awaitable, so a plain field (no resolver to run per row) can
-    hold one of these where its value is not known yet; one nobody reads costs nothing."""
+    """A field's value to be looked up only if the query reads it: ``load(key)``, then
+    ``convert`` if given. graphql-core awaits a field value that is awaitable, so a plain
+    field (no resolver to run per row) can hold one of these where its value is not known
+    yet; one nobody reads costs nothing. Slots and no closure: one is made per row."""
 
-    __slots__ = ("_lookup",)
+    __slots__ = ("_convert", "_key", "_load")
 
-    def __init__(self, lookup: Callable[[], Awaitable[Any]]) -> None:
-        self._lookup = lookup
+    def __init__(
+        self,
+        load: Callable[[Any], Awaitable[Any]],
+        key: Any = None,
+        convert: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self._load = load
+        self._key = key
+        self._convert = convert
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return self._lookup().__await__()
+        found = yield from self._load(self._key).__await__()
+        return self._convert(found) if self._convert is not None else found
+
+
+def _call(function: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+    return function()
 
 
 def _value_or_later(value: Any) -> Any:
     """A known value as is; a deferred one (a coroutine function) as a Later."""
-    return Later(value) if callable(value) else value
+    return Later(_call, value) if callable(value) else value
 
 
 @strawberry.type
@@ -149,17 +162,16 @@ def counts_only(count: int | Callable[[], Awaitable[int]]) -> Page[Any]:
     return Page(rows=[], cursors=[], has_next=False, has_previous=False, count=count)
 
 
+def _account_of(account: landlord.Account | None) -> Account | None:
+    return Account.from_model(account) if account is not None else None
+
+
 def _person(loaders: Loaders, account_id: Any) -> Any:
     """The value of a row's account field until its list prefetches it: none, or the
     account looked up if the query reads it."""
     if account_id is None:
         return None
-
-    async def lookup() -> Account | None:
-        account = await loaders.account_by_id.load(account_id)
-        return Account.from_model(account) if account else None
-
-    return Later(lookup)
+    return Later(loaders.account_by_id.load, account_id, _account_of)
 
 
 async def prefetch_people(
@@ -280,7 +292,6 @@ class Issue(Node):
         """The issue, with its project's object when the caller has it (lists read
         projects once, not per row), else from the project loaded with the row."""
         project = project or Project.from_model(issue.project)
-        issue_id = issue.id
         return cls(
             id=strawberry.ID(issues.global_id(issue)),
             key=issues.issue_key(issue, project.key),
@@ -295,8 +306,8 @@ class Issue(Node):
             project=project,
             assignee=_person(loaders, issue.assignee_id),
             creator=_person(loaders, issue.creator_id),
-            labels=Later(lambda: loaders.labels_by_issue.load(issue_id)),
-            time_spent_seconds=Later(lambda: loaders.time_spent_by_issue.load(issue_id)),
+            labels=Later(loaders.labels_by_issue.load, issue.id),
+            time_spent_seconds=Later(loaders.time_spent_by_issue.load, issue.id),
             model=issue,
             pre={},
         )
