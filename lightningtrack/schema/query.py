@@ -35,9 +35,9 @@ from lightningtrack.schema.tracking import (
     TimeEntry,
     TimeEntryConnection,
     connection,
+    issue_list,
     issue_order,
     page_args,
-    prefetch_issues,
     prefetch_people,
 )
 from lightningtrack.schema.types import Account, Node, Workspace
@@ -152,10 +152,7 @@ class Query(PrivacyQuery, TeamQuery):
             filter.to_args() if filter else None,
             issue_order(order_by),
         )
-        page, convert = await Issue.of_page(info, page)
-        found = connection(IssueConnection, page, convert)
-        await prefetch_issues(info, found.nodes)
-        return found
+        return await issue_list(info, page)
 
     @strawberry.field(description='An issue by id or by key, e.g. "WEB-42".')
     async def issue(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Generic, Self, TypeVar, cast
@@ -243,11 +243,7 @@ class Project(Node):
             return connection(IssueConnection, counts_only(count), Issue.converter(loaders))
         key = (self.model.id, args, (issue_filter, issue_order(order_by)))
         page = await loaders.issue_page_by_project.load(key)
-        found = connection(
-            IssueConnection, page, Issue.with_projects(loaders, {self.model.id: self})
-        )
-        await prefetch_issues(info, found.nodes)
-        return found
+        return await issue_list(info, page, parent=self)
 
     @strawberry.field
     async def time_spent_seconds(self, info: Info) -> int:
@@ -273,7 +269,7 @@ class Issue(Node):
     updated_at: datetime
     # Plain values, so that no resolver runs per row: the project comes with the issue
     # (its key is part of the issue's); the others are what a list prefetches for all
-    # its rows at once (see prefetch_issues), else a Later.
+    # its rows at once (see issue_list), else a Later.
     project: Project
     assignee: Any = strawberry.field(graphql_type=Account | None)
     creator: Any = strawberry.field(
@@ -311,32 +307,6 @@ class Issue(Node):
             model=issue,
             pre={},
         )
-
-    @classmethod
-    async def of_page(
-        cls, info: Info, page: Page[models.Issue]
-    ) -> tuple[Page[models.Issue], Callable[[models.Issue], Issue]]:
-        """A page of issues read without their projects, and its ``from_model``: the
-        projects its rows name are loaded once each, and issues of one project share it.
-        A row whose project has gone since (deleted with it) is left out."""
-        loaders = info.context.loaders
-        found = await loaders.project_by_id.load_many(list({r.project_id for r in page.rows}))
-        shared = {p.id: Project.from_model(p) for p in found if p is not None}
-        if len(shared) < len(found):
-            kept = [i for i, row in enumerate(page.rows) if row.project_id in shared]
-            page = replace(
-                page, rows=[page.rows[i] for i in kept], cursors=[page.cursors[i] for i in kept]
-            )
-        return page, cls.with_projects(loaders, shared)
-
-    @classmethod
-    def with_projects(
-        cls, loaders: Loaders, projects: dict[int, Project]
-    ) -> Callable[[models.Issue], Issue]:
-        def convert(issue: models.Issue) -> Issue:
-            return cls.from_model(issue, loaders, projects[issue.project_id])
-
-        return convert
 
     @classmethod
     def converter(cls, loaders: Loaders) -> Callable[[models.Issue], Issue]:
@@ -431,35 +401,66 @@ def _node_fields(info: Info) -> dict[str, list[SelectedField]]:
 
 # Fields of an issue that a list fetches for all its rows at once, and the fact each reads.
 _FACT_FIELDS = {"labels": Fact.LABELS, "timeSpentSeconds": Fact.TIME_SPENT}
+_PEOPLE_FIELDS = {"assignee": "assignee_id", "creator": "creator_id"}
 
 
-async def prefetch_issues(info: Info, issues: list[Issue]) -> None:
-    """Fetch, for every issue of a page at once, what the selection asks of them, so that
-    their fields are plain reads rather than one awaited lookup per row and field."""
-    wanted = _node_fields(info)
-    if not issues or not wanted:
-        return
+async def issue_list(
+    info: Info, page: Page[models.Issue], parent: Project | None = None
+) -> IssueConnection:
+    """A page of issues (read without their projects) as a connection. What the selection
+    asks of its rows (their projects unless ``parent`` is theirs, labels, time spent and
+    comment counts, people) is fetched for all of them at once, in one round of
+    statements sent together, and set as plain values: no lookup per row and field. A
+    row whose project went in the meantime (and it with it) is left out."""
+    loaders = info.context.loaders
+    rows = page.rows
+    wanted = _node_fields(info) if rows else {}
     facts = {fact for name, fact in _FACT_FIELDS.items() if name in wanted}
     comments = wanted.get("comments", [])
     if comments and not any(_field_names(c.selections) & _ROW_FIELDS for c in comments):
         facts.add(Fact.COMMENT_COUNT)
-    people = prefetch_people(
-        info, issues, {"assignee": "assignee_id", "creator": "creator_id"}, wanted
-    )
-    if not facts:
-        await people
-        return
     shape = frozenset(facts)
-    key = (tuple(issue.model.id for issue in issues), shape)
-    # Gathered together, both batches go out in the same round.
-    found, _ = await asyncio.gather(info.context.loaders.facts_of_page.load(key), people)
-    for issue, known in zip(issues, found, strict=True):
+    people = [name for name in _PEOPLE_FIELDS if name in wanted]
+    account_ids = {getattr(r, _PEOPLE_FIELDS[n]) for r in rows for n in people} - {None}
+
+    async def no_rows() -> list[Any]:
+        return []
+
+    project_ids = [] if parent is not None else list({row.project_id for row in rows})
+    found_projects, found_facts, found_people = await asyncio.gather(
+        loaders.project_by_id.load_many(project_ids) if project_ids else no_rows(),
+        loaders.facts_of_page.load((tuple(r.id for r in rows), shape)) if shape else no_rows(),
+        loaders.account_by_id.load_many(list(account_ids)) if account_ids else no_rows(),
+    )
+    if parent is not None:
+        shared = {parent.model.id: parent}
+    else:
+        shared = {p.id: Project.from_model(p) for p in found_projects if p is not None}
+    kept: Sequence[int] = range(len(rows))
+    if len(shared) < len(project_ids):
+        kept = [i for i, row in enumerate(rows) if row.project_id in shared]
+        page = replace(page, rows=[rows[i] for i in kept], cursors=[page.cursors[i] for i in kept])
+    accounts = {a.id: Account.from_model(a) for a in found_people if a is not None}
+    found = connection(
+        IssueConnection,
+        page,
+        lambda row: Issue.from_model(row, loaders, shared[row.project_id]),
+    )
+    for issue, index in zip(found.nodes, kept, strict=True):
+        model = issue.model
+        for name in people:
+            account_id = getattr(model, _PEOPLE_FIELDS[name])
+            setattr(issue, name, accounts.get(account_id) if account_id is not None else None)
+        if not shape:
+            continue
+        known = found_facts[index]
         if Fact.LABELS in shape:
             issue.labels = known.labels
         if Fact.TIME_SPENT in shape:
             issue.time_spent_seconds = known.time_spent
         if Fact.COMMENT_COUNT in shape:
             issue.pre["commentCount"] = known.comment_count
+    return found
 
 
 async def _issue(info: Info, issue_id: int) -> Issue:

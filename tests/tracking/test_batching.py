@@ -17,7 +17,7 @@ from lightningtrack.models.workspace import Comment, Issue, Label, Project, Time
 from lightningtrack.resolvers import issues as issue_rows
 from lightningtrack.resolvers.pagination import PageArgs
 from lightningtrack.schema.loaders import Loaders
-from lightningtrack.schema.tracking import Issue as IssueType
+from lightningtrack.schema.tracking import issue_list
 from lightningtrack.tenancy.runtime import Tenancy
 from tests.conftest import Client, statements
 from tests.tracking.conftest import (
@@ -200,7 +200,7 @@ async def test_a_page_leaves_out_rows_whose_project_went_meanwhile(
         page = await issue_rows.list_page(PageArgs(first=10), None, issue_rows.sort_key(None, None))
         assert len(page.rows) == 3
         await Project.filter(key="API").delete()
-        info = SimpleNamespace(context=SimpleNamespace(loaders=Loaders()))
-        kept, convert = await IssueType.of_page(info, page)  # type: ignore[arg-type]
-        assert [convert(row).key for row in kept.rows] == ["WEB-1", "WEB-2"]
-    assert kept.cursors == [page.cursors[0], page.cursors[2]]
+        info = SimpleNamespace(context=SimpleNamespace(loaders=Loaders()), selected_fields=[])
+        found = await issue_list(info, page)  # type: ignore[arg-type]
+        assert [node.key for node in found.nodes] == ["WEB-1", "WEB-2"]
+    assert [edge.cursor for edge in found.edges] == [page.cursors[0], page.cursors[2]]
