@@ -1,6 +1,7 @@
-"""What lists show of every issue (its labels, time spent and comment count), for many
-issues in one statement: one correlated subquery per fact asked for, so a page costs one
-round trip however many of them it shows and however many issues it holds."""
+"""What lists show of every issue (its project, labels, time spent and comment count), for
+many issues in one statement: the project joined, one correlated subquery per other fact
+asked for, so a page costs one round trip however many of them it shows and however many
+issues it holds."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from enum import StrEnum
 import orjson
 
 from lightningtrack.models import joins
-from lightningtrack.models.workspace import Issue
+from lightningtrack.models.workspace import Issue, Project
 
 
 class Fact(StrEnum):
+    PROJECT = "project"
     LABELS = "labels"
     TIME_SPENT = "time_spent"
     COMMENT_COUNT = "comment_count"
@@ -22,6 +24,7 @@ class Fact(StrEnum):
 
 @dataclass
 class Facts:
+    project: Project | None = None
     labels: list[str] = field(default_factory=list)
     time_spent: int = 0
     comment_count: int = 0
@@ -49,14 +52,26 @@ async def of_issues(issue_ids: list[int], wanted: Collection[Fact]) -> dict[int,
         return {}
     dialect = Issue._meta.db.capabilities.dialect
     chosen = [fact for fact in Fact if fact in wanted]
-    columns = "".join(f", {_subquery(fact, dialect)} AS {fact.value}" for fact in chosen)
+    columns = "".join(
+        f", {_subquery(fact, dialect)} AS {fact.value}" for fact in chosen if fact != Fact.PROJECT
+    )
+    source = "issue i"
+    if Fact.PROJECT in chosen:
+        columns += f", {joins.select_list(Project, 'p')}"
+        source += " JOIN project p ON p.id = i.project_id"
     condition, values = joins.among(Issue, "i.id", issue_ids)
     # Only fixed SQL fragments are interpolated; the ids are parameters.
-    sql = f"SELECT i.id AS id{columns} FROM issue i WHERE {condition}"  # noqa: S608
+    sql = f"SELECT i.id AS id{columns} FROM {source} WHERE {condition}"  # noqa: S608
     rows = await joins.fetch(Issue, sql, values)
     found: dict[int, Facts] = {}
+    projects: dict[int, Project] = {}  # issues of one project share its model
     for row in rows:
         facts = Facts()
+        if Fact.PROJECT in chosen:
+            project_id = row["p__id"]
+            facts.project = projects.get(project_id)
+            if facts.project is None:
+                facts.project = projects[project_id] = joins.hydrate(Project, row, "p")
         if Fact.LABELS in chosen:
             # JSON text on both engines; PostgreSQL's json_agg of no rows is NULL.
             facts.labels = sorted(orjson.loads(row["labels"])) if row["labels"] else []

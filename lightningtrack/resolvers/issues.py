@@ -116,7 +116,7 @@ async def list_page(
     args: PageArgs, issue_filter: IssueFilter | None, order: SortKey
 ) -> Page[Issue]:
     """A page of issues without their projects (a list reads those once per project,
-    not once per row: see projects.by_ids)."""
+    not once per row: see issue_facts)."""
     return await paginate(filtered(issue_filter), order, args)
 
 

@@ -9,7 +9,6 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Sum
 
 from lightningtrack.errors import BadUserInput, Conflict, NotFound
-from lightningtrack.models import joins
 from lightningtrack.models.landlord import Role
 from lightningtrack.models.workspace import Project, TimeEntry
 from lightningtrack.resolvers import ids, permissions, validation
@@ -25,16 +24,6 @@ TYPE = "Project"
 
 def is_key(value: str) -> bool:
     return _KEY.fullmatch(value) is not None
-
-
-async def by_ids(project_ids: list[int]) -> dict[int, Project]:
-    """The projects of a list of issues: one statement for a page's few projects."""
-    if not project_ids:
-        return {}
-    condition, values = joins.among(Project, "p.id", project_ids)
-    sql = f"SELECT {joins.select_list(Project, 'p')} FROM project p WHERE {condition}"  # noqa: S608
-    rows = [joins.hydrate(Project, row, "p") for row in await joins.fetch(Project, sql, values)]
-    return {row.id: row for row in rows}
 
 
 def global_id(project: Project) -> str:

@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.queryset import QuerySet
 
 from lightningtrack.models.landlord import Account
-from lightningtrack.models.workspace import Comment, Issue, Project, TimeEntry
+from lightningtrack.models.workspace import Comment, Issue, TimeEntry
 from lightningtrack.resolvers import issue_facts, issues, members, projects
 from lightningtrack.resolvers.issue_facts import Fact, Facts
 from lightningtrack.resolvers.nested import pages_by_parent
@@ -99,10 +99,6 @@ class Loaders:
     @cached_property
     def account_by_id(self) -> DataLoader[uuid.UUID, Account | None]:
         return _mapped(members.accounts_by_id, None)
-
-    @cached_property
-    def project_by_id(self) -> DataLoader[int, Project | None]:
-        return _mapped(projects.by_ids, None)
 
     @cached_property
     def issue_by_id(self) -> DataLoader[int, Issue | None]:

@@ -408,10 +408,10 @@ async def issue_list(
     info: Info, page: Page[models.Issue], parent: Project | None = None
 ) -> IssueConnection:
     """A page of issues (read without their projects) as a connection. What the selection
-    asks of its rows (their projects unless ``parent`` is theirs, labels, time spent and
-    comment counts, people) is fetched for all of them at once, in one round of
-    statements sent together, and set as plain values: no lookup per row and field. A
-    row whose project went in the meantime (and it with it) is left out."""
+    asks of its rows is fetched for all of them at once, their projects (unless
+    ``parent`` is theirs), labels, time spent and comment counts in one statement and the
+    people in another sent with it, and set as plain values: no lookup per row and field.
+    A row whose project went in the meantime (and it with it) is left out."""
     loaders = info.context.loaders
     rows = page.rows
     wanted = _node_fields(info) if rows else {}
@@ -419,6 +419,8 @@ async def issue_list(
     comments = wanted.get("comments", [])
     if comments and not any(_field_names(c.selections) & _ROW_FIELDS for c in comments):
         facts.add(Fact.COMMENT_COUNT)
+    if parent is None and rows:
+        facts.add(Fact.PROJECT)
     shape = frozenset(facts)
     people = [name for name in _PEOPLE_FIELDS if name in wanted]
     account_ids = {getattr(r, _PEOPLE_FIELDS[n]) for r in rows for n in people} - {None}
@@ -426,18 +428,19 @@ async def issue_list(
     async def no_rows() -> list[Any]:
         return []
 
-    project_ids = [] if parent is not None else list({row.project_id for row in rows})
-    found_projects, found_facts, found_people = await asyncio.gather(
-        loaders.project_by_id.load_many(project_ids) if project_ids else no_rows(),
+    found_facts, found_people = await asyncio.gather(
         loaders.facts_of_page.load((tuple(r.id for r in rows), shape)) if shape else no_rows(),
         loaders.account_by_id.load_many(list(account_ids)) if account_ids else no_rows(),
     )
+    shared: dict[int, Project] = {}
     if parent is not None:
-        shared = {parent.model.id: parent}
+        shared[parent.model.id] = parent
     else:
-        shared = {p.id: Project.from_model(p) for p in found_projects if p is not None}
+        for known in found_facts:
+            if known.project is not None and known.project.id not in shared:
+                shared[known.project.id] = Project.from_model(known.project)
     kept: Sequence[int] = range(len(rows))
-    if len(shared) < len(project_ids):
+    if any(row.project_id not in shared for row in rows):
         kept = [i for i, row in enumerate(rows) if row.project_id in shared]
         page = replace(page, rows=[rows[i] for i in kept], cursors=[page.cursors[i] for i in kept])
     accounts = {a.id: Account.from_model(a) for a in found_people if a is not None}
