@@ -227,7 +227,8 @@ def process(args: list[str], env: dict[str, str], port: int) -> Iterator[None]:
 
 
 class ConnectionWatch:
-    """Peak PostgreSQL backends connected to the benchmark's databases, sampled."""
+    """Peak PostgreSQL backends of our server connected to the benchmark's databases,
+    sampled."""
 
     def __init__(self) -> None:
         self.peak = 0
@@ -240,9 +241,11 @@ class ConnectionWatch:
             conn = await asyncpg.connect(f"{SERVER}/postgres")
             try:
                 while not self._stop.is_set():
+                    # Ours name themselves (application_name); the baseline's do not.
                     row = await conn.fetchrow(
                         "SELECT count(*) AS every, count(*) FILTER (WHERE datname <> $1)"
-                        " AS workspace FROM pg_stat_activity WHERE starts_with(datname, $1)",
+                        " AS workspace FROM pg_stat_activity WHERE starts_with(datname, $1)"
+                        " AND application_name = 'lightningtrack'",
                         LANDLORD_DB,
                     )
                     self.peak = max(self.peak, int(row["every"]))
@@ -371,11 +374,15 @@ def main() -> int:
     ]
     results: dict[str, dict[str, Any]] = {}
     opts = {"seconds": args.seconds, "connections": args.connections}
-    with process(ours_cmd, env, OURS):
-        for name, _, body, _, _ in scenarios:
-            print(f"scenario ({name}) through the API", flush=True)
+    # Both servers run throughout (an idle one takes no CPU) and each scenario drives ours
+    # and then the baseline right after, so that a change in the machine's load between
+    # the two halves of a ratio is as small as it can be.
+    with process(ours_cmd, env, OURS), process(raw_cmd, raw_env, RAW):
+        for name, _, body, path, raw_body in scenarios:
+            print(f"scenario ({name}) through the API, then the raw baseline", flush=True)
             results[name] = {
-                "ours": measure(f"http://127.0.0.1:{OURS}/graphql", body, headers=key, **opts)
+                "ours": measure(f"http://127.0.0.1:{OURS}/graphql", body, headers=key, **opts),
+                "raw": measure(f"http://127.0.0.1:{RAW}{path}", raw_body, **opts),
             }
         print("scenario (e): the dashboard over the small workspaces, round-robin", flush=True)
         results["e"] = {
@@ -386,10 +393,6 @@ def main() -> int:
                 **opts,
             )
         }
-    with process(raw_cmd, raw_env, RAW):
-        for name, _, _, path, raw_body in scenarios:
-            print(f"scenario ({name}) through the raw baseline", flush=True)
-            results[name]["raw"] = measure(f"http://127.0.0.1:{RAW}{path}", raw_body, **opts)
     args.load_after = os.getloadavg()[0]
     write_results(args, prepared, export, scenarios, results)
     if not args.keep:
@@ -423,7 +426,8 @@ def write_results(
         f"Run {stamp} with `python3 dev.py bench --seconds {args.seconds} --small {args.small}`"
         f" on this machine: {os.cpu_count()} cores; wrk with 1 thread and {args.connections}"
         " connections, from a separate process; both servers run uvicorn with 2 workers on the"
-        " same PostgreSQL. Times vary with the machine's load; the ratios, measured in one run,"
+        " same PostgreSQL, and each scenario drives ours and then the baseline. Times vary"
+        " with the machine's load; the ratios, measured in one run,"
         " are the figures to compare. Load average (1 minute) when the run started:"
         f" {args.load_before:.2f}{LOADED if args.load_before > cores / 2 else ''}; when it"
         f" ended: {args.load_after:.2f} (the run's own servers, PostgreSQL and wrk included).",
