@@ -104,3 +104,15 @@ async def test_expected_errors_are_not_logged_as_errors(
     await make_client().error("{ workspaces { slug } }")
     await make_client().error("{ nope }")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["{ ... @defer { __typename } }", "{ workspaces @stream { slug } }"],
+)
+async def test_incremental_delivery_directives_are_refused(make_client: Any, query: str) -> None:
+    """The API answers in one payload: @defer and @stream are unknown directives (the
+    executor the schema runs on does not deliver incrementally)."""
+    error = await make_client().error(query)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "Unknown directive" in error["message"], error

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import F, Q
-from tortoise.functions import Count, Sum
+from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -17,7 +17,6 @@ from lightningtrack.models.landlord import Membership as MembershipModel
 from lightningtrack.models.landlord import Role
 from lightningtrack.models.workspace import (
     PRIORITY_RANK,
-    Comment,
     Issue,
     IssuePriority,
     IssueStatus,
@@ -69,8 +68,10 @@ def decode(global_id: str, field: str | None = None) -> int:
         raise
 
 
-def issue_key(issue: Issue) -> str:
-    return f"{issue.project.key}-{issue.number}"
+def issue_key(issue: Issue, project_key: str | None = None) -> str:
+    """``WEB-42``: the project's key (read from the issue's project unless given) and the
+    issue's number."""
+    return f"{project_key or issue.project.key}-{issue.number}"
 
 
 def sort_key(field: str | None, direction: str | None) -> SortKey:
@@ -114,7 +115,9 @@ def filtered(issue_filter: IssueFilter | None) -> QuerySet[Issue]:
 async def list_page(
     args: PageArgs, issue_filter: IssueFilter | None, order: SortKey
 ) -> Page[Issue]:
-    return await paginate(filtered(issue_filter).select_related("project"), order, args)
+    """A page of issues without their projects (a list reads those once per project,
+    not once per row: see issue_facts)."""
+    return await paginate(filtered(issue_filter), order, args)
 
 
 async def counts_by_project(
@@ -278,34 +281,6 @@ async def delete(membership: Membership, global_id: str) -> str:
         await events.emit(membership.workspace, "ISSUE_DELETED", issue)
         await issue.delete()
     return global_id
-
-
-async def labels_of(issue_ids: list[int]) -> dict[int, list[str]]:
-    rows = await Label.filter(issues__id__in=issue_ids).values("name", "issues__id")
-    found: dict[int, list[str]] = {}
-    for row in rows:
-        found.setdefault(row["issues__id"], []).append(row["name"])
-    return {key: sorted(names) for key, names in found.items()}
-
-
-async def time_spent(issue_ids: list[int]) -> dict[int, int]:
-    rows = (
-        await TimeEntry.filter(issue_id__in=issue_ids)
-        .annotate(total=Sum("duration_seconds"))
-        .group_by("issue_id")
-        .values("issue_id", "total")
-    )
-    return {row["issue_id"]: int(row["total"] or 0) for row in rows}
-
-
-async def comment_counts(issue_ids: list[int]) -> dict[int, int]:
-    rows = (
-        await Comment.filter(issue_id__in=issue_ids)
-        .annotate(total=Count("id"))
-        .group_by("issue_id")
-        .values("issue_id", "total")
-    )
-    return {row["issue_id"]: int(row["total"]) for row in rows}
 
 
 async def time_entry_counts(issue_ids: list[int]) -> dict[int, int]:

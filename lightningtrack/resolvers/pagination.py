@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
+import orjson
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -81,8 +82,10 @@ def _encode_value(value: Any) -> Any:
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    # orjson writes ints and ASCII strings byte for byte as json.dumps with compact
+    # separators does, so cursors keep their form; it is much cheaper once per row.
+    raw = orjson.dumps([_encode_value(v) for v in values])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, kinds: Sequence[Kind], field: str) -> list[Any]:

@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from lightningtrack.schema.errors import ErrorCodes
+from lightningtrack.schema.execution import FieldByFieldExecution, RememberingNameConverter
 from lightningtrack.schema.limits import Limits, policy_extension
 from lightningtrack.schema.mutation import Mutation
 from lightningtrack.schema.query import Query
@@ -63,7 +64,8 @@ def build_schema(limits: Limits = DEFAULT_LIMITS, introspection: bool = True) ->
         query=Query,
         mutation=Mutation,
         extensions=extensions,  # type: ignore[arg-type]
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(name_converter=RememberingNameConverter()),
+        execution_context_class=FieldByFieldExecution,
     )
     policy.connections = _connection_fields(schema)  # type: ignore[attr-defined]
     return schema

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -12,7 +12,8 @@ from tortoise.queryset import QuerySet
 
 from lightningtrack.models.landlord import Account
 from lightningtrack.models.workspace import Comment, Issue, TimeEntry
-from lightningtrack.resolvers import issues, members, projects
+from lightningtrack.resolvers import issue_facts, issues, members, projects
+from lightningtrack.resolvers.issue_facts import Fact, Facts
 from lightningtrack.resolvers.nested import pages_by_parent
 from lightningtrack.resolvers.pagination import ID_ORDER, Page, PageArgs, SortKey
 
@@ -54,6 +55,27 @@ def _pages(
     return DataLoader(load_fn=load)
 
 
+# The issues of one page and the facts it asks of them.
+FactsKey = tuple[tuple[int, ...], frozenset[Fact]]
+
+
+def _facts() -> DataLoader[FactsKey, list[Facts]]:
+    """Facts of whole pages of issues (one future per page, not per issue); pages asking
+    for the same facts in one tick share a statement."""
+
+    async def load(keys: list[FactsKey]) -> list[list[Facts]]:
+        groups: dict[frozenset[Fact], set[int]] = {}
+        for issue_ids, wanted in keys:
+            groups.setdefault(wanted, set()).update(issue_ids)
+        found = {
+            wanted: await issue_facts.of_issues(sorted(issue_ids), wanted)
+            for wanted, issue_ids in groups.items()
+        }
+        return [[found[wanted].get(i) or Facts() for i in issue_ids] for issue_ids, wanted in keys]
+
+    return DataLoader(load_fn=load)
+
+
 def _grouped_counts(
     fetch: Callable[[Any, list[int]], Awaitable[dict[int, int]]],
 ) -> DataLoader[tuple[int, Hashable], int]:
@@ -70,58 +92,73 @@ def _grouped_counts(
     return DataLoader(load_fn=load)
 
 
-@dataclass
 class Loaders:
-    """AccountByIdLoader, LabelsByIssueLoader and the rest: one set per request."""
+    """AccountByIdLoader, LabelsByIssueLoader and the rest: one set per request, each
+    made when first used (most requests use one or two of them)."""
 
-    account_by_id: DataLoader[uuid.UUID, Account | None] = field(
-        default_factory=lambda: _mapped(members.accounts_by_id, None)
-    )
-    issue_by_id: DataLoader[int, Issue | None] = field(
-        default_factory=lambda: _mapped(issues.by_ids, None)
-    )
-    labels_by_issue: DataLoader[int, list[str]] = field(
-        default_factory=lambda: _mapped(issues.labels_of, list[str]())
-    )
-    time_spent_by_issue: DataLoader[int, int] = field(
-        default_factory=lambda: _mapped(issues.time_spent, 0)
-    )
-    time_spent_by_project: DataLoader[int, int] = field(
-        default_factory=lambda: _mapped(projects.time_spent, 0)
-    )
-    comment_count_by_issue: DataLoader[int, int] = field(
-        default_factory=lambda: _mapped(issues.comment_counts, 0)
-    )
-    time_entry_count_by_issue: DataLoader[int, int] = field(
-        default_factory=lambda: _mapped(issues.time_entry_counts, 0)
-    )
-    issue_count_by_project: DataLoader[tuple[int, Hashable], int] = field(
-        default_factory=lambda: _grouped_counts(issues.counts_by_project)
-    )
-    comment_page_by_issue: DataLoader[PageKey, Page[Comment]] = field(init=False)
-    time_entry_page_by_issue: DataLoader[PageKey, Page[TimeEntry]] = field(init=False)
-    issue_page_by_project: DataLoader[PageKey, Page[Issue]] = field(init=False)
+    @cached_property
+    def account_by_id(self) -> DataLoader[uuid.UUID, Account | None]:
+        return _mapped(members.accounts_by_id, None)
 
-    def __post_init__(self) -> None:
-        comment_counts = self.comment_count_by_issue.load
-        entry_counts = self.time_entry_count_by_issue.load
-        issue_counts = self.issue_count_by_project.load
+    @cached_property
+    def issue_by_id(self) -> DataLoader[int, Issue | None]:
+        return _mapped(issues.by_ids, None)
+
+    @cached_property
+    def labels_by_issue(self) -> DataLoader[int, list[str]]:
+        return _mapped(issue_facts.labels_of, list[str]())
+
+    @cached_property
+    def time_spent_by_issue(self) -> DataLoader[int, int]:
+        return _mapped(issue_facts.time_spent, 0)
+
+    @cached_property
+    def time_spent_by_project(self) -> DataLoader[int, int]:
+        return _mapped(projects.time_spent, 0)
+
+    @cached_property
+    def facts_of_page(self) -> DataLoader[FactsKey, list[Facts]]:
+        return _facts()
+
+    @cached_property
+    def comment_count_by_issue(self) -> DataLoader[int, int]:
+        return _mapped(issue_facts.comment_counts, 0)
+
+    @cached_property
+    def time_entry_count_by_issue(self) -> DataLoader[int, int]:
+        return _mapped(issues.time_entry_counts, 0)
+
+    @cached_property
+    def issue_count_by_project(self) -> DataLoader[tuple[int, Hashable], int]:
+        return _grouped_counts(issues.counts_by_project)
+
+    @cached_property
+    def comment_page_by_issue(self) -> DataLoader[PageKey, Page[Comment]]:
+        counts = self.comment_count_by_issue.load
 
         def comments_of(_: Any) -> tuple[QuerySet[Any], SortKey, str, Counter]:
-            return Comment.all(), ID_ORDER, "issue_id", comment_counts
+            return Comment.all(), ID_ORDER, "issue_id", counts
+
+        return _pages(comments_of)
+
+    @cached_property
+    def time_entry_page_by_issue(self) -> DataLoader[PageKey, Page[TimeEntry]]:
+        counts = self.time_entry_count_by_issue.load
 
         def time_entries_of(_: Any) -> tuple[QuerySet[Any], SortKey, str, Counter]:
-            return TimeEntry.all(), ID_ORDER, "issue_id", entry_counts
+            return TimeEntry.all(), ID_ORDER, "issue_id", counts
 
+        return _pages(time_entries_of)
+
+    @cached_property
+    def issue_page_by_project(self) -> DataLoader[PageKey, Page[Issue]]:
         def issues_of(shape: Any) -> tuple[QuerySet[Any], SortKey, str, Counter]:
             issue_filter, order = shape
 
             def counter(project_id: int) -> Awaitable[int]:
-                return issue_counts((project_id, issue_filter))
+                return self.issue_count_by_project.load((project_id, issue_filter))
 
-            queryset = issues.filtered(issue_filter).select_related("project")
-            return queryset, order, "project_id", counter
+            # Each page belongs to its parent project, which the caller has at hand.
+            return issues.filtered(issue_filter), order, "project_id", counter
 
-        self.comment_page_by_issue = _pages(comments_of)
-        self.time_entry_page_by_issue = _pages(time_entries_of)
-        self.issue_page_by_project = _pages(issues_of)
+        return _pages(issues_of)

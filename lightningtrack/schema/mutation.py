@@ -150,7 +150,7 @@ class TrackingMutation:
     async def issue_create(self, info: Info, input: IssueCreateInput) -> IssuePayload:
         membership = info.context.require_membership()
         issue = await issues.create(membership, provided(input))
-        return IssuePayload(issue=Issue.from_model(issue))
+        return IssuePayload(issue=Issue.from_model(issue, info.context.loaders))
 
     @strawberry.mutation
     async def issue_update(
@@ -158,7 +158,7 @@ class TrackingMutation:
     ) -> IssuePayload:
         membership = info.context.require_membership()
         issue = await issues.update(membership, id, provided(input))
-        return IssuePayload(issue=Issue.from_model(issue))
+        return IssuePayload(issue=Issue.from_model(issue, info.context.loaders))
 
     @strawberry.mutation
     async def issue_delete(self, info: Info, id: strawberry.ID) -> DeletePayload:
@@ -169,13 +169,13 @@ class TrackingMutation:
     async def comment_create(self, info: Info, input: CommentCreateInput) -> CommentPayload:
         membership = info.context.require_membership()
         comment = await comments.create(membership, input.issue_id, input.body)
-        return CommentPayload(comment=Comment.from_model(comment))
+        return CommentPayload(comment=Comment.from_model(comment, info.context.loaders))
 
     @strawberry.mutation
     async def comment_update(self, info: Info, id: strawberry.ID, body: str) -> CommentPayload:
         membership = info.context.require_membership()
         comment = await comments.update(membership, id, body)
-        return CommentPayload(comment=Comment.from_model(comment))
+        return CommentPayload(comment=Comment.from_model(comment, info.context.loaders))
 
     @strawberry.mutation
     async def comment_delete(self, info: Info, id: strawberry.ID) -> DeletePayload:
@@ -186,7 +186,7 @@ class TrackingMutation:
     async def time_entry_create(self, info: Info, input: TimeEntryCreateInput) -> TimeEntryPayload:
         membership = info.context.require_membership()
         entry = await time_entries.create(membership, provided(input))
-        return TimeEntryPayload(time_entry=TimeEntry.from_model(entry))
+        return TimeEntryPayload(time_entry=TimeEntry.from_model(entry, info.context.loaders))
 
     @strawberry.mutation
     async def time_entry_update(
@@ -194,7 +194,7 @@ class TrackingMutation:
     ) -> TimeEntryPayload:
         membership = info.context.require_membership()
         entry = await time_entries.update(membership, id, provided(input))
-        return TimeEntryPayload(time_entry=TimeEntry.from_model(entry))
+        return TimeEntryPayload(time_entry=TimeEntry.from_model(entry, info.context.loaders))
 
     @strawberry.mutation
     async def time_entry_delete(self, info: Info, id: strawberry.ID) -> DeletePayload:

@@ -38,9 +38,9 @@ from lightningtrack.schema.tracking import (
     TimeEntry,
     TimeEntryConnection,
     connection,
+    issue_list,
     issue_order,
     page_args,
-    prefetch_issues,
     prefetch_people,
 )
 from lightningtrack.schema.types import Account, Node, Workspace
@@ -57,11 +57,12 @@ def _uuid(key: str) -> uuid.UUID | None:
 async def _scoped_node(info: Info, type_name: str, global_id: str) -> Node | None:
     """A workspace row by global id, only from the bound workspace's database."""
     info.context.require_membership()
+    loaders = info.context.loaders
     lookups: dict[str, tuple[Callable[[str], Awaitable[Any]], Callable[[Any], Node]]] = {
         "Project": (projects.get, Project.from_model),
-        "Issue": (issues.get, Issue.from_model),
-        "Comment": (comments.get, Comment.from_model),
-        "TimeEntry": (time_entries.get, TimeEntry.from_model),
+        "Issue": (issues.get, Issue.converter(loaders)),
+        "Comment": (comments.get, Comment.converter(loaders)),
+        "TimeEntry": (time_entries.get, TimeEntry.converter(loaders)),
     }
     if type_name not in lookups:
         return await integration_node(info, type_name, global_id)
@@ -155,9 +156,7 @@ class Query(PrivacyQuery, TeamQuery, BillingQuery, SettingsQuery, WebhookQuery, 
             filter.to_args() if filter else None,
             issue_order(order_by),
         )
-        found = connection(IssueConnection, page, Issue.from_model)
-        await prefetch_issues(info, found.nodes)
-        return found
+        return await issue_list(info, page)
 
     @strawberry.field(description='An issue by id or by key, e.g. "WEB-42".')
     async def issue(
@@ -168,7 +167,7 @@ class Query(PrivacyQuery, TeamQuery, BillingQuery, SettingsQuery, WebhookQuery, 
             issue = await issues.find(id, key)
         except NotFound:
             return None
-        return Issue.from_model(issue) if issue else None
+        return Issue.from_model(issue, info.context.loaders) if issue else None
 
     @strawberry.field
     async def time_entries(
@@ -188,6 +187,7 @@ class Query(PrivacyQuery, TeamQuery, BillingQuery, SettingsQuery, WebhookQuery, 
         async def total() -> int:
             return await time_entries.total_seconds(queryset)
 
-        found = connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)
+        rows = TimeEntry.converter(info.context.loaders)
+        found = connection(TimeEntryConnection, page, rows, total=total)
         await prefetch_people(info, found.nodes, {"account": "account_id"})
         return found

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, cast
 
 import strawberry
 from strawberry import Private
@@ -15,9 +16,11 @@ from strawberry.types.nodes import SelectedField
 from lightningtrack.models import landlord
 from lightningtrack.models import workspace as models
 from lightningtrack.resolvers import comments, issues, projects, time_entries
+from lightningtrack.resolvers.issue_facts import Fact
 from lightningtrack.resolvers.issues import IssueFilter as IssueFilterArgs
 from lightningtrack.resolvers.pagination import Page, PageArgs
 from lightningtrack.schema.context import Info
+from lightningtrack.schema.loaders import Loaders
 from lightningtrack.schema.types import Account, IssuePriority, IssueStatus, Node
 
 
@@ -67,41 +70,73 @@ class IssueOrder:
     direction: OrderDirection
 
 
+class Later:
+    """A field's value to be looked up only if the query reads it: ``load(key)``, then
+    ``convert`` if given. graphql-core awaits a field value that is awaitable, so a plain
+    field (no resolver to run per row) can hold one of these where its value is not known
+    yet; one nobody reads costs nothing. Slots and no closure: one is made per row."""
+
+    __slots__ = ("_convert", "_key", "_load")
+
+    def __init__(
+        self,
+        load: Callable[[Any], Awaitable[Any]],
+        key: Any = None,
+        convert: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self._load = load
+        self._key = key
+        self._convert = convert
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        found = yield from self._load(self._key).__await__()
+        return self._convert(found) if self._convert is not None else found
+
+
+def _call(function: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+    return function()
+
+
+def _value_or_later(value: Any) -> Any:
+    """A known value as is; a deferred one (a coroutine function) as a Later."""
+    return Later(_call, value) if callable(value) else value
+
+
 @strawberry.type
 class PageInfo:
-    page: Private[Page[Any]]
     start_cursor: str | None
     end_cursor: str | None
-
-    # Sync resolvers that return the value, or an awaitable when it must be looked up:
-    # cheaper for graphql-core than an async resolver per field.
-    @strawberry.field(graphql_type=bool)
-    def has_next_page(self) -> Any:
-        return _value_or_call(self.page.has_next)
-
-    @strawberry.field(graphql_type=bool)
-    def has_previous_page(self) -> Any:
-        return _value_or_call(self.page.has_previous)
+    # A value, or a Later when the far side must be looked up.
+    has_next_page: Any = strawberry.field(graphql_type=bool)
+    has_previous_page: Any = strawberry.field(graphql_type=bool)
 
     @classmethod
     def of(cls, page: Page[Any]) -> PageInfo:
         cursors = page.cursors
         return cls(
-            page=page,
             start_cursor=cursors[0] if cursors else None,
             end_cursor=cursors[-1] if cursors else None,
+            has_next_page=_value_or_later(page.has_next),
+            has_previous_page=_value_or_later(page.has_previous),
         )
 
 
-def _value_or_call(value: Any) -> Any:
-    """A known value as is; a deferred one (a coroutine function) called for its awaitable."""
-    return value() if callable(value) else value
+# Fields that every row of a list may carry (an issue's comments, a project's issues)
+# default their arguments to UNSET rather than null: graphql-core then passes only the
+# arguments a client sent, and Strawberry converts nothing for the others, once per row.
+OMITTED: Any = strawberry.UNSET
+
+
+def _given(value: Any) -> Any:
+    return None if value is strawberry.UNSET else value
 
 
 def page_args(
     first: int | None, after: str | None, last: int | None, before: str | None
 ) -> PageArgs:
-    return PageArgs(first=first, after=after, last=last, before=before)
+    return PageArgs(
+        first=_given(first), after=_given(after), last=_given(last), before=_given(before)
+    )
 
 
 _ROW_FIELDS = frozenset({"nodes", "edges", "pageInfo"})
@@ -127,13 +162,16 @@ def counts_only(count: int | Callable[[], Awaitable[int]]) -> Page[Any]:
     return Page(rows=[], cursors=[], has_next=False, has_previous=False, count=count)
 
 
-def _person(pre: dict[str, Any], info: Info, account_id: Any) -> Any:
-    """The account of a row: read from what its list prefetched, else looked up."""
-    accounts = pre.get("accounts")
-    if accounts is None:
-        return _account(info, account_id)
-    found = accounts.get(account_id) if account_id is not None else None
-    return Account.from_model(found) if found is not None else None
+def _account_of(account: landlord.Account | None) -> Account | None:
+    return Account.from_model(account) if account is not None else None
+
+
+def _person(loaders: Loaders, account_id: Any) -> Any:
+    """The value of a row's account field until its list prefetches it: none, or the
+    account looked up if the query reads it."""
+    if account_id is None:
+        return None
+    return Later(loaders.account_by_id.load, account_id, _account_of)
 
 
 async def prefetch_people(
@@ -143,23 +181,19 @@ async def prefetch_people(
     selected: dict[str, list[SelectedField]] | None = None,
 ) -> None:
     """For a page of rows, the accounts its selection asks for (``columns`` maps a field,
-    like ``author``, to the row's column), in one batch; their fields then read them."""
+    like ``author``, to the row's column and attribute), in one batch, set as plain
+    values."""
     fields = _node_fields(info) if selected is None else selected
     wanted = [field for field in columns if field in fields]
     if not nodes or not wanted:
         return
     ids = {getattr(n.model, columns[f]) for n in nodes for f in wanted} - {None}
     found = await info.context.loaders.account_by_id.load_many(list(ids)) if ids else []
-    accounts = {a.id: a for a in found if a is not None}
+    accounts = {a.id: Account.from_model(a) for a in found if a is not None}
     for node in nodes:
-        node.pre["accounts"] = accounts
-
-
-async def _account(info: Info, account_id: Any) -> Account | None:
-    if account_id is None:
-        return None
-    account = await info.context.loaders.account_by_id.load(account_id)
-    return Account.from_model(account) if account else None
+        for name in wanted:
+            account_id = getattr(node.model, columns[name])
+            setattr(node, name, accounts.get(account_id) if account_id is not None else None)
 
 
 @strawberry.type(name="Project")
@@ -189,15 +223,16 @@ class Project(Node):
     async def issues(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: IssueFilterInput | None = None,
-        order_by: IssueOrder | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: int | None = OMITTED,
+        after: str | None = OMITTED,
+        filter: IssueFilterInput | None = OMITTED,
+        order_by: IssueOrder | None = OMITTED,
+        last: int | None = OMITTED,
+        before: str | None = OMITTED,
     ) -> IssueConnection:
         args = page_args(first, after, last, before).validated()
         issue_filter = filter.to_args() if filter else None
+        order_by = _given(order_by)
         loaders = info.context.loaders
         if not wants_rows(info):
             project_id = self.model.id
@@ -205,12 +240,10 @@ class Project(Node):
             async def count() -> int:
                 return await loaders.issue_count_by_project.load((project_id, issue_filter))
 
-            return connection(IssueConnection, counts_only(count), Issue.from_model)
+            return connection(IssueConnection, counts_only(count), Issue.converter(loaders))
         key = (self.model.id, args, (issue_filter, issue_order(order_by)))
         page = await loaders.issue_page_by_project.load(key)
-        found = connection(IssueConnection, page, Issue.from_model)
-        await prefetch_issues(info, found.nodes)
-        return found
+        return await issue_list(info, page, parent=self)
 
     @strawberry.field
     async def time_spent_seconds(self, info: Info) -> int:
@@ -234,15 +267,30 @@ class Issue(Node):
     estimate_seconds: int | None
     created_at: datetime
     updated_at: datetime
+    # Plain values, so that no resolver runs per row: the project comes with the issue
+    # (its key is part of the issue's); the others are what a list prefetches for all
+    # its rows at once (see issue_list), else a Later.
+    project: Project
+    assignee: Any = strawberry.field(graphql_type=Account | None)
+    creator: Any = strawberry.field(
+        graphql_type=Account | None, description="Null once the creator's account is erased."
+    )
+    labels: Any = strawberry.field(graphql_type=list[str])
+    time_spent_seconds: Any = strawberry.field(graphql_type=int)
     model: Private[models.Issue]
-    # Values a list fetched for all its rows at once (see prefetch_issues).
+    # Known comment counts, for the comments field (it takes arguments, so it resolves).
     pre: Private[dict[str, Any]]
 
     @classmethod
-    def from_model(cls, issue: models.Issue) -> Self:
+    def from_model(
+        cls, issue: models.Issue, loaders: Loaders, project: Project | None = None
+    ) -> Self:
+        """The issue, with its project's object when the caller has it (lists read
+        projects once, not per row), else from the project loaded with the row."""
+        project = project or Project.from_model(issue.project)
         return cls(
             id=strawberry.ID(issues.global_id(issue)),
-            key=issues.issue_key(issue),
+            key=issues.issue_key(issue, project.key),
             number=issue.number,
             title=issue.title,
             description=issue.description,
@@ -251,53 +299,49 @@ class Issue(Node):
             estimate_seconds=issue.estimate_seconds,
             created_at=issue.created_at,
             updated_at=issue.updated_at,
+            project=project,
+            assignee=_person(loaders, issue.assignee_id),
+            creator=_person(loaders, issue.creator_id),
+            labels=Later(loaders.labels_by_issue.load, issue.id),
+            time_spent_seconds=Later(loaders.time_spent_by_issue.load, issue.id),
             model=issue,
             pre={},
         )
 
-    @strawberry.field
-    def project(self) -> Project:
-        return Project.from_model(self.model.project)
-
-    @strawberry.field(graphql_type=Account | None)
-    def assignee(self, info: Info) -> Any:
-        return _person(self.pre, info, self.model.assignee_id)
-
-    @strawberry.field(
-        graphql_type=Account | None, description="Null once the creator's account is erased."
-    )
-    def creator(self, info: Info) -> Any:
-        return _person(self.pre, info, self.model.creator_id)
-
-    @strawberry.field(graphql_type=list[str])
-    def labels(self, info: Info) -> Any:
-        if "labels" in self.pre:
-            return self.pre["labels"]
-        return info.context.loaders.labels_by_issue.load(self.model.id)
+    @classmethod
+    def converter(cls, loaders: Loaders) -> Callable[[models.Issue], Issue]:
+        return lambda issue: cls.from_model(issue, loaders)
 
     @strawberry.field
-    async def comments(
+    def comments(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: int | None = OMITTED,
+        after: str | None = OMITTED,
+        last: int | None = OMITTED,
+        before: str | None = OMITTED,
     ) -> CommentConnection:
         args = page_args(first, after, last, before).validated()
+        known = self.pre.get("commentCount")
+        if known is not None:
+            # A list prefetches counts only when no selection of comments asks for rows:
+            # the answer is at hand, so this resolver is sync (no awaiting per issue).
+            rows = Comment.converter(info.context.loaders)
+            return connection(CommentConnection, counts_only(known), rows)
+        # graphql-core awaits what a sync resolver returns when it is awaitable.
+        return cast("CommentConnection", self._comments(info, args))
+
+    async def _comments(self, info: Info, args: PageArgs) -> CommentConnection:
         loaders = info.context.loaders
         issue_id = self.model.id
         if not wants_rows(info):
-            known = self.pre.get("commentCount")
-            if known is not None:
-                return connection(CommentConnection, counts_only(known), Comment.from_model)
 
             async def count() -> int:
                 return await loaders.comment_count_by_issue.load(issue_id)
 
-            return connection(CommentConnection, counts_only(count), Comment.from_model)
+            return connection(CommentConnection, counts_only(count), Comment.converter(loaders))
         page = await loaders.comment_page_by_issue.load((issue_id, args, None))
-        found = connection(CommentConnection, page, Comment.from_model)
+        found = connection(CommentConnection, page, Comment.converter(loaders))
         await prefetch_people(info, found.nodes, {"author": "author_id"})
         return found
 
@@ -305,10 +349,10 @@ class Issue(Node):
     async def time_entries(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: int | None = OMITTED,
+        after: str | None = OMITTED,
+        last: int | None = OMITTED,
+        before: str | None = OMITTED,
     ) -> TimeEntryConnection:
         args = page_args(first, after, last, before).validated()
         loaders = info.context.loaders
@@ -325,15 +369,9 @@ class Issue(Node):
             page = counts_only(count)
         else:
             page = await loaders.time_entry_page_by_issue.load((issue_id, args, None))
-        found = connection(TimeEntryConnection, page, TimeEntry.from_model, total=total)
+        found = connection(TimeEntryConnection, page, TimeEntry.converter(loaders), total=total)
         await prefetch_people(info, found.nodes, {"account": "account_id"})
         return found
-
-    @strawberry.field(graphql_type=int)
-    def time_spent_seconds(self, info: Info) -> Any:
-        if "timeSpentSeconds" in self.pre:
-            return self.pre["timeSpentSeconds"]
-        return info.context.loaders.time_spent_by_issue.load(self.model.id)
 
 
 def _selected(selections: list[Any], name: str) -> list[SelectedField]:
@@ -361,37 +399,78 @@ def _node_fields(info: Info) -> dict[str, list[SelectedField]]:
     return fields
 
 
-async def prefetch_issues(info: Info, issues: list[Issue]) -> None:
-    """Fetch, for every issue of a page at once, what the selection asks of them, so that
-    their fields are plain reads rather than one awaited lookup per row and field."""
-    wanted = _node_fields(info)
-    if not issues or not wanted:
-        return
+# Fields of an issue that a list fetches for all its rows at once, and the fact each reads.
+_FACT_FIELDS = {"labels": Fact.LABELS, "timeSpentSeconds": Fact.TIME_SPENT}
+_PEOPLE_FIELDS = {"assignee": "assignee_id", "creator": "creator_id"}
+
+
+async def issue_list(
+    info: Info, page: Page[models.Issue], parent: Project | None = None
+) -> IssueConnection:
+    """A page of issues (read without their projects) as a connection. What the selection
+    asks of its rows is fetched for all of them at once, their projects (unless
+    ``parent`` is theirs), labels, time spent and comment counts in one statement and the
+    people in another sent with it, and set as plain values: no lookup per row and field.
+    A row whose project went in the meantime (and it with it) is left out."""
     loaders = info.context.loaders
-    ids = [issue.model.id for issue in issues]
-    jobs: dict[str, Awaitable[Any]] = {}
-    if "labels" in wanted:
-        jobs["labels"] = loaders.labels_by_issue.load_many(ids)
-    if "timeSpentSeconds" in wanted:
-        jobs["timeSpentSeconds"] = loaders.time_spent_by_issue.load_many(ids)
+    rows = page.rows
+    wanted = _node_fields(info) if rows else {}
+    facts = {fact for name, fact in _FACT_FIELDS.items() if name in wanted}
     comments = wanted.get("comments", [])
     if comments and not any(_field_names(c.selections) & _ROW_FIELDS for c in comments):
-        jobs["commentCount"] = loaders.comment_count_by_issue.load_many(ids)
-    people = prefetch_people(
-        info, issues, {"assignee": "assignee_id", "creator": "creator_id"}, wanted
+        facts.add(Fact.COMMENT_COUNT)
+    if parent is None and rows:
+        facts.add(Fact.PROJECT)
+    shape = frozenset(facts)
+    people = [name for name in _PEOPLE_FIELDS if name in wanted]
+    account_ids = {getattr(r, _PEOPLE_FIELDS[n]) for r in rows for n in people} - {None}
+
+    async def no_rows() -> list[Any]:
+        return []
+
+    found_facts, found_people = await asyncio.gather(
+        loaders.facts_of_page.load((tuple(r.id for r in rows), shape)) if shape else no_rows(),
+        loaders.account_by_id.load_many(list(account_ids)) if account_ids else no_rows(),
     )
-    # Gathered together, the loaders' batches go out in the same round.
-    *results, _ = await asyncio.gather(*jobs.values(), people)
-    for name, values in zip(jobs, results, strict=True):
-        for issue, value in zip(issues, values, strict=True):
-            issue.pre[name] = value
+    shared: dict[int, Project] = {}
+    if parent is not None:
+        shared[parent.model.id] = parent
+    else:
+        for known in found_facts:
+            if known.project is not None and known.project.id not in shared:
+                shared[known.project.id] = Project.from_model(known.project)
+    kept: Sequence[int] = range(len(rows))
+    if any(row.project_id not in shared for row in rows):
+        kept = [i for i, row in enumerate(rows) if row.project_id in shared]
+        page = replace(page, rows=[rows[i] for i in kept], cursors=[page.cursors[i] for i in kept])
+    accounts = {a.id: Account.from_model(a) for a in found_people if a is not None}
+    found = connection(
+        IssueConnection,
+        page,
+        lambda row: Issue.from_model(row, loaders, shared[row.project_id]),
+    )
+    for issue, index in zip(found.nodes, kept, strict=True):
+        model = issue.model
+        for name in people:
+            account_id = getattr(model, _PEOPLE_FIELDS[name])
+            setattr(issue, name, accounts.get(account_id) if account_id is not None else None)
+        if not shape:
+            continue
+        known = found_facts[index]
+        if Fact.LABELS in shape:
+            issue.labels = known.labels
+        if Fact.TIME_SPENT in shape:
+            issue.time_spent_seconds = known.time_spent
+        if Fact.COMMENT_COUNT in shape:
+            issue.pre["commentCount"] = known.comment_count
+    return found
 
 
 async def _issue(info: Info, issue_id: int) -> Issue:
     """The issue a comment or time entry belongs to (they go when it goes)."""
     issue = await info.context.loaders.issue_by_id.load(issue_id)
     assert issue is not None
-    return Issue.from_model(issue)
+    return Issue.from_model(issue, info.context.loaders)
 
 
 @strawberry.type(name="Comment")
@@ -399,25 +478,26 @@ class Comment(Node):
     body: str
     created_at: datetime
     updated_at: datetime
+    # Prefetched by lists (prefetch_people), else a Later.
+    author: Any = strawberry.field(
+        graphql_type=Account | None, description="Null once the author's account is erased."
+    )
     model: Private[models.Comment]
-    pre: Private[dict[str, Any]]
 
     @classmethod
-    def from_model(cls, comment: models.Comment) -> Self:
+    def from_model(cls, comment: models.Comment, loaders: Loaders) -> Self:
         return cls(
             id=strawberry.ID(comments.global_id(comment)),
             body=comment.body,
             created_at=comment.created_at,
             updated_at=comment.updated_at,
+            author=_person(loaders, comment.author_id),
             model=comment,
-            pre={},
         )
 
-    @strawberry.field(
-        graphql_type=Account | None, description="Null once the author's account is erased."
-    )
-    def author(self, info: Info) -> Any:
-        return _person(self.pre, info, self.model.author_id)
+    @classmethod
+    def converter(cls, loaders: Loaders) -> Callable[[models.Comment], Comment]:
+        return lambda comment: cls.from_model(comment, loaders)
 
     @strawberry.field
     async def issue(self, info: Info) -> Issue:
@@ -431,11 +511,15 @@ class TimeEntry(Node):
     note: str | None
     billable: bool
     created_at: datetime
+    # Prefetched by lists (prefetch_people), else a Later.
+    account: Any = strawberry.field(
+        graphql_type=Account | None,
+        description="Who did the work; null once that account is erased.",
+    )
     model: Private[models.TimeEntry]
-    pre: Private[dict[str, Any]]
 
     @classmethod
-    def from_model(cls, entry: models.TimeEntry) -> Self:
+    def from_model(cls, entry: models.TimeEntry, loaders: Loaders) -> Self:
         return cls(
             id=strawberry.ID(time_entries.global_id(entry)),
             started_at=entry.started_at,
@@ -443,16 +527,13 @@ class TimeEntry(Node):
             note=entry.note,
             billable=entry.billable,
             created_at=entry.created_at,
+            account=_person(loaders, entry.account_id),
             model=entry,
-            pre={},
         )
 
-    @strawberry.field(
-        graphql_type=Account | None,
-        description="Who did the work; null once that account is erased.",
-    )
-    def account(self, info: Info) -> Any:
-        return _person(self.pre, info, self.model.account_id)
+    @classmethod
+    def converter(cls, loaders: Loaders) -> Callable[[models.TimeEntry], TimeEntry]:
+        return lambda entry: cls.from_model(entry, loaders)
 
     @strawberry.field
     async def issue(self, info: Info) -> Issue:
@@ -496,11 +577,9 @@ class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]]
     nodes: list[NodeT]
     page_info: PageInfo
+    # A value, or a Later: counted only if asked for.
+    total_count: Any = strawberry.field(graphql_type=int)
     page: Private[Page[Any]]
-
-    @strawberry.field(graphql_type=int)
-    def total_count(self) -> Any:
-        return _value_or_call(self.page.count)
 
 
 @strawberry.type
@@ -522,4 +601,11 @@ C = TypeVar("C", bound=Connection[Any])
 def connection(cls: type[C], page: Page[Any], convert: Callable[[Any], Any], **extra: Any) -> C:
     nodes = [convert(row) for row in page.rows]
     edges = [Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
-    return cls(edges=edges, nodes=nodes, page_info=PageInfo.of(page), page=page, **extra)
+    return cls(
+        edges=edges,
+        nodes=nodes,
+        page_info=PageInfo.of(page),
+        total_count=_value_or_later(page.count),
+        page=page,
+        **extra,
+    )

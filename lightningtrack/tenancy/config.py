@@ -27,6 +27,14 @@ WORKSPACE_APP: dict[str, Any] = {
 SQLITE_PRAGMAS = {"journal_mode": "WAL", "busy_timeout": 10000, "synchronous": "NORMAL"}
 
 
+async def keep_session(connection: Any) -> None:
+    """What a pooled PostgreSQL connection needs on release beyond asyncpg's own rollback
+    of an open transaction: nothing. asyncpg's default also sends a reset query (advisory
+    unlock, CLOSE ALL, UNLISTEN, RESET ALL), a second round trip after every statement
+    outside a transaction; pooled connections never hold session state (no SET, LISTEN,
+    cursors or session advisory locks: the schema lock has a connection of its own)."""
+
+
 def client_config(
     url: DatabaseURL, *, minsize: int = 1, maxsize: int = 10, idle_seconds: float = 300.0
 ) -> dict[str, Any]:
@@ -49,6 +57,7 @@ def client_config(
             "maxsize": maxsize,
             "max_inactive_connection_lifetime": idle_seconds,
             "application_name": "lightningtrack",
+            "reset": keep_session,
         },
     }
 

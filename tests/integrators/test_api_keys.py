@@ -162,6 +162,20 @@ async def test_last_used_is_written_on_first_use_then_at_most_every_five_minutes
     assert datetime.fromisoformat(listed["lastUsedAt"]) == start + timedelta(minutes=5, seconds=1)
 
 
+async def test_authenticating_a_key_is_one_statement(make_client: Any, owner: Client) -> None:
+    """The key, its workspace and its creator's membership and account: one round trip."""
+    secret, _ = await create_key(owner, ["READ"])
+    integrator = key_client(make_client, secret)
+    await integrator.gql("{ __typename }")  # the first use writes lastUsedAt
+    with statements() as sent:
+        assert (await integrator.gql("{ __typename }")) == {"__typename": "Query"}
+    assert len(sent) == 1, sent
+    assert touching(sent, "SELECT", "api_key") == sent
+    with statements() as sent:
+        assert (await integrator.gql(WORKSPACE_SLUG))["workspace"]["slug"] == owner.workspace
+    assert len(sent) == 1, sent  # the workspace came with the key
+
+
 async def test_write_key_creates_issues_but_not_projects(make_client: Any, owner: Client) -> None:
     """WRITE is a MEMBER's reach: issues yes, projects (an ADMIN's job) no."""
     project = await create_project(owner)

@@ -190,3 +190,32 @@ async def test_server_connections_stay_under_the_cap(
         await watcher
     assert 2 <= peak <= MAX_CONNECTIONS
     assert registry.evicted >= len(targets) - registry.max_pools
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="asyncpg's pool release")
+async def test_release_sends_nothing_but_rolls_back_an_open_transaction(
+    settings: Settings, registry: PoolRegistry, targets: list[Target]
+) -> None:
+    """Returning a connection costs no reset query, and never leaks a transaction."""
+    target = targets[0]
+    async with registry.lease(target.url) as client:
+        async with client.acquire_connection() as conn:
+            pid = conn.get_server_pid()
+            await conn.fetchval("SELECT 'marker-statement'")
+        async with databases.admin_connection(settings.database_url) as admin:
+            last = await admin.fetchrow(
+                "SELECT query, state FROM pg_stat_activity WHERE pid = $1", pid
+            )
+        # With asyncpg's default reset the backend's last query would be
+        # "SELECT pg_advisory_unlock_all(); CLOSE ALL; ...".
+        assert last["query"] == "SELECT 'marker-statement'"
+        assert last["state"] == "idle"
+
+        async with client.acquire_connection() as conn:
+            assert conn.get_server_pid() == pid  # the pool holds the one connection
+            await conn.execute("BEGIN")
+            await conn.execute("CREATE TEMP TABLE left_open (x int)")
+        async with client.acquire_connection() as conn:
+            assert conn.get_server_pid() == pid
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT to_regclass('pg_temp.left_open')") is None

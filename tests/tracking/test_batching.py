@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from lightningtrack.models.landlord import Role
-from lightningtrack.models.workspace import Comment, Issue, Label, TimeEntry
+from lightningtrack.models.workspace import Comment, Issue, Label, Project, TimeEntry
+from lightningtrack.resolvers import issues as issue_rows
+from lightningtrack.resolvers.pagination import PageArgs
+from lightningtrack.schema.loaders import Loaders
+from lightningtrack.schema.tracking import issue_list
 from lightningtrack.tenancy.runtime import Tenancy
 from tests.conftest import Client, statements
 from tests.tracking.conftest import (
     account_id,
     account_uuid,
+    create_issue,
     create_project,
     join,
     seed_issues,
@@ -138,3 +144,66 @@ async def test_nested_issue_list_costs_the_same_for_one_and_a_hundred(
         assert got == expected[got["key"]], got["key"]
     assert any(n["comments"]["totalCount"] > 3 for n in large["issues"]["nodes"])
     assert len({n["creator"]["name"] for n in large["issues"]["nodes"]}) == 4
+
+
+DASHBOARD = """
+query($first: Int) {
+  issues(first: $first) {
+    nodes {
+      key project { key name } assignee { name } labels timeSpentSeconds
+      comments { totalCount }
+    }
+  }
+}
+"""
+
+
+async def test_dashboard_reads_the_facts_of_its_issues_in_one_statement(
+    tenancy: Tenancy, make_client: Any, owner: Client, member: Client, admin: Client
+) -> None:
+    """Projects, labels, time spent and comment counts of a whole page: one statement
+    together, so the list costs the page, the facts and the people, for 1 issue as for
+    100."""
+    extra = [await join(make_client, owner, Role.MEMBER, name) for name in ("Bo", "Cy")]
+    clients = {"Owner": owner, "Mia": member, "Ada": admin, "Bo": extra[0], "Cy": extra[1]}
+    people = {name: account_uuid(await account_id(c)) for name, c in clients.items()}
+    expected = await seed(tenancy, owner, people, 100)
+
+    await owner.gql(DASHBOARD, {"first": 1})  # warm up: session touch, pools, caches
+    for first in (1, 100):
+        with statements() as sent:
+            found = await owner.gql(DASHBOARD, {"first": first})
+        nodes = found["issues"]["nodes"]
+        assert len(nodes) == first
+        facts = [s for s in sent if "issue_label" in s]
+        assert len(facts) == 1, "\n".join(sent)
+        assert "time_entry" in facts[0] and "comment" in facts[0]
+        assert "JOIN project" in facts[0]
+        # Session, membership, the page, its projects and facts, the assignees' accounts.
+        assert len(sent) == 5, "\n".join(sent)
+        for got in nodes:
+            want = expected[got["key"]]
+            assert got["labels"] == want["labels"]
+            assert got["timeSpentSeconds"] == want["timeSpentSeconds"]
+            assert got["comments"] == {"totalCount": want["comments"]["totalCount"]}
+            assert got["assignee"] == want["assignee"]
+
+
+async def test_a_page_leaves_out_rows_whose_project_went_meanwhile(
+    tenancy: Tenancy, owner: Client
+) -> None:
+    """An issue list reads its projects after its rows (with their facts): rows whose
+    project was deleted in between (and they with it) are left out, rows and cursors
+    together."""
+    web = await create_project(owner, "WEB")
+    api = await create_project(owner, "API")
+    for project in (web, api, web):
+        await create_issue(owner, project["id"])
+    async with tenancy.workspace(await workspace_of(owner)):
+        page = await issue_rows.list_page(PageArgs(first=10), None, issue_rows.sort_key(None, None))
+        assert len(page.rows) == 3
+        await Project.filter(key="API").delete()
+        info = SimpleNamespace(context=SimpleNamespace(loaders=Loaders()), selected_fields=[])
+        found = await issue_list(info, page)  # type: ignore[arg-type]
+        assert [node.key for node in found.nodes] == ["WEB-1", "WEB-2"]
+    assert [edge.cursor for edge in found.edges] == [page.cursors[0], page.cursors[2]]

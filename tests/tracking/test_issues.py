@@ -351,3 +351,34 @@ async def test_issue_delete_takes_comments_and_time_entries_along(owner: Client)
 
     error = await owner.error(ISSUE_DELETE, {"id": issue["id"]})
     assert error["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_fields_read_twice_under_aliases_agree(owner: Client) -> None:
+    """An issue's people, labels and time, looked up when first read, read again under
+    another alias; likewise on a comment's author and a time entry's account."""
+    web = await create_project(owner, "WEB")
+    issue = await create_issue(owner, web["id"], labels=["ui", "bug"])
+    await log_time(owner, issue["id"], 90)
+    await create_comment(owner, issue["id"], "First")
+    data = await owner.gql(
+        """
+        query($key: String) {
+          issue(key: $key) {
+            a: creator { name } b: creator { name } assignee { name }
+            l1: labels l2: labels t1: timeSpentSeconds t2: timeSpentSeconds
+            comments { nodes { x: author { name } y: author { name } } }
+            timeEntries { nodes { x: account { name } y: account { name } } }
+          }
+        }
+        """,
+        {"key": "WEB-1"},
+    )
+    found = data["issue"]
+    assert found["a"] == found["b"] and found["a"]["name"]
+    assert found["assignee"] is None
+    assert found["l1"] == found["l2"] == ["bug", "ui"]
+    assert found["t1"] == found["t2"] == 90
+    [comment] = found["comments"]["nodes"]
+    assert comment["x"] == comment["y"] == found["a"]
+    [entry] = found["timeEntries"]["nodes"]
+    assert entry["x"] == entry["y"] == found["a"]

@@ -190,3 +190,37 @@ async def test_project_time_spent_sums_its_issues(owner: Client) -> None:
             "issues": {"totalCount": 1, "nodes": [{"key": "API-1"}]},
         },
     ]
+
+
+async def test_project_issues_take_their_arguments(owner: Client) -> None:
+    """A project's issues: filter, order and keyset pages given as arguments or variables,
+    and every argument left out (each row's list defaults to the first page)."""
+    web = await create_project(owner, "WEB")
+    for n, status in enumerate(["TODO", "DONE", "TODO", "TODO"]):
+        await create_issue(owner, web["id"], f"Issue {n}", status=status)
+    nested = """
+    query($first: Int, $after: String) {
+      project(key: "WEB") {
+        all: issues { totalCount nodes { key } }
+        todo: issues(filter: {status: [TODO]}, orderBy: {field: NUMBER, direction: DESC},
+                     first: $first, after: $after) {
+          totalCount nodes { key } pageInfo { hasNextPage endCursor }
+        }
+      }
+    }
+    """
+    first = (await owner.gql(nested, {"first": 2}))["project"]
+    assert first["all"] == {
+        "totalCount": 4,
+        "nodes": [{"key": f"WEB-{n}"} for n in range(1, 5)],
+    }
+    assert first["todo"]["totalCount"] == 3
+    assert first["todo"]["nodes"] == [{"key": "WEB-4"}, {"key": "WEB-3"}]
+    assert first["todo"]["pageInfo"]["hasNextPage"] is True
+    cursor = first["todo"]["pageInfo"]["endCursor"]
+    rest = (await owner.gql(nested, {"first": 2, "after": cursor}))["project"]["todo"]
+    assert rest["nodes"] == [{"key": "WEB-1"}]
+    assert rest["pageInfo"]["hasNextPage"] is False
+    # An explicit null is the same as leaving the argument out.
+    null = (await owner.gql(nested, {"first": None}))["project"]["todo"]
+    assert [n["key"] for n in null["nodes"]] == ["WEB-4", "WEB-3", "WEB-1"]
