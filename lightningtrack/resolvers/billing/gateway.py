@@ -149,6 +149,8 @@ async def close() -> None:
     clients = _pooled.pop(asyncio.get_running_loop(), {})
     for pooled in clients.values():
         await pooled.http.close_async()  # type: ignore[no-untyped-call]
+    if clients:
+        log.info("closed %d Stripe client(s)", len(clients))
 
 
 @asynccontextmanager
