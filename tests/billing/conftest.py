@@ -38,7 +38,8 @@ from tests.retention.conftest import make_person as make_person
 PRICE_STANDARD = "price_lt_standard_monthly"
 PRICE_BUSINESS = "price_lt_business_monthly"
 BILLING_FIELDS = (
-    "plan status trialEndsAt currentPeriodEnd cancelledAt deletionScheduledAt cardLast4"
+    "plan status trialEndsAt currentPeriodEnd cancelledAt cancelAtPeriodEnd cancelAt "
+    "deletionScheduledAt cardLast4"
 )
 BILLING = f"{{ billing {{ {BILLING_FIELDS} }} }}"
 CHECKOUT = "mutation($plan: Plan!) { checkoutSessionCreate(plan: $plan) { url } }"

@@ -582,6 +582,40 @@ class FakeStripe:
             subscription.update(status="canceled", canceled_at=now, ended_at=now)
             return [self.event("customer.subscription.deleted", subscription)]
 
+    def set_to_end(self, subscription_id: str, legacy: bool = False) -> list[Event]:
+        """The customer cancels in the portal at the period's end: the subscription stays
+        live until then. ``legacy``: the shape of API versions before 2025-03-31, which
+        leave ``cancel_at`` null."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            end = max(i["current_period_end"] for i in subscription["items"]["data"])
+            previous = {"cancel_at_period_end": False, "cancel_at": subscription["cancel_at"]}
+            subscription.update(
+                cancel_at_period_end=True,
+                cancel_at=None if legacy else end,
+                canceled_at=_now(),
+            )
+            return [self.event("customer.subscription.updated", subscription, previous)]
+
+    def keep(self, subscription_id: str) -> list[Event]:
+        """The customer renews a subscription that was set to end."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            previous = {"cancel_at_period_end": True, "cancel_at": subscription["cancel_at"]}
+            subscription.update(cancel_at_period_end=False, cancel_at=None, canceled_at=None)
+            return [self.event("customer.subscription.updated", subscription, previous)]
+
+    def reach_period_end(self, subscription_id: str) -> list[Event]:
+        """A subscription set to end reaches its period's end: Stripe ends it."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            assert subscription["cancel_at_period_end"] or subscription["cancel_at"]
+            end = subscription["cancel_at"] or max(
+                i["current_period_end"] for i in subscription["items"]["data"]
+            )
+            subscription.update(status="canceled", ended_at=end)
+            return [self.event("customer.subscription.deleted", subscription)]
+
     def subscription_of(self, customer_id: str) -> dict[str, Any]:
         with self._lock:
             found = [s for s in self.subscriptions.values() if s["customer"] == customer_id]

@@ -70,6 +70,8 @@ async def test_a_subscription_from_trial_to_erasure(
         "trialEndsAt": (t0 + 14 * DAY).isoformat(),
         "currentPeriodEnd": None,
         "cancelledAt": None,
+        "cancelAtPeriodEnd": False,
+        "cancelAt": None,
         "deletionScheduledAt": None,
         "cardLast4": None,
     }
@@ -107,6 +109,8 @@ async def test_a_subscription_from_trial_to_erasure(
         "trialEndsAt": (t0 + 14 * DAY).isoformat(),
         "currentPeriodEnd": (at_second(t1) + 30 * DAY).isoformat(),
         "cancelledAt": None,
+        "cancelAtPeriodEnd": False,
+        "cancelAt": None,
         "deletionScheduledAt": None,
         "cardLast4": "4242",
     }

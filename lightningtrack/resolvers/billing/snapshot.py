@@ -41,6 +41,10 @@ class Snapshot:
     period_end: datetime | None = None
     ended_at: datetime | None = None
     card_last4: str | None = None
+    # A live subscription set to end: at the period's end, and when (Stripe's date, else
+    # the period's end).
+    cancel_at_period_end: bool = False
+    cancel_at: datetime | None = None
 
 
 def timestamp(value: object) -> datetime | None:
@@ -109,14 +113,32 @@ def from_subscription(
     else:
         standing = Standing.GOOD
     ended = subscription.get("ended_at") or subscription.get("canceled_at")
+    end = period_end(subscription)
+    at_period_end, cancel_at = _scheduled_end(subscription, end)
+    live = standing is not Standing.ENDED
     return Snapshot(
         standing=standing,
         subscription_id=str(subscription.get("id")),
         plan=plan_of(settings, subscription),
-        period_end=period_end(subscription),
-        ended_at=timestamp(ended) if standing is Standing.ENDED else None,
+        period_end=end,
+        ended_at=None if live else timestamp(ended),
         card_last4=card,
+        # Once ended, the cancellation date says it all.
+        cancel_at_period_end=at_period_end and live,
+        cancel_at=cancel_at if live else None,
     )
+
+
+def _scheduled_end(
+    subscription: dict[str, Any], end: datetime | None
+) -> tuple[bool, datetime | None]:
+    """Whether a subscription is set to end, and when. Newer API versions set ``cancel_at``
+    to the period's end along with ``cancel_at_period_end``; older ones leave it null."""
+    at_period_end = subscription.get("cancel_at_period_end") is True
+    cancel_at = timestamp(subscription.get("cancel_at"))
+    if cancel_at is None and at_period_end:
+        cancel_at = end
+    return at_period_end, cancel_at
 
 
 async def fetch(

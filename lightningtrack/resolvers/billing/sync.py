@@ -39,6 +39,8 @@ def changes_for(workspace: Workspace, state: Snapshot, fetched_at: datetime) -> 
         "plan": state.plan,
         "current_period_end": state.period_end,
         "card_last4": state.card_last4,
+        "cancel_at_period_end": state.cancel_at_period_end,
+        "cancel_at": state.cancel_at,
         "billing_synced_at": fetched_at,
     }
     if state.standing is Standing.NONE:
