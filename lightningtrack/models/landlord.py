@@ -30,6 +30,9 @@ class WorkspaceStatus(StrEnum):
     TRIALING = "TRIALING"
     ACTIVE = "ACTIVE"
     PAST_DUE = "PAST_DUE"
+    # Stripe stopped collecting (retries exhausted, or paused): read-only, data kept.
+    UNPAID = "UNPAID"
+    PAUSED = "PAUSED"
     CANCELLED = "CANCELLED"
     TRIAL_EXPIRED = "TRIAL_EXPIRED"
     PENDING_DELETION = "PENDING_DELETION"

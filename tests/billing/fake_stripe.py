@@ -574,6 +574,41 @@ class FakeStripe:
                 self.event("customer.subscription.updated", subscription, {"status": "past_due"}),
             ]
 
+    def exhaust_retries(self, subscription_id: str) -> list[Event]:
+        """The last retry of the open invoice is declined too, and the account's settings
+        mark the subscription unpaid instead of cancelling it."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            invoice = self.invoices[subscription["latest_invoice"]]
+            invoice.update(attempt_count=invoice["attempt_count"] + 1, next_payment_attempt=None)
+            previous = subscription["status"]
+            subscription["status"] = "unpaid"
+            return [
+                self.event("invoice.payment_failed", invoice),
+                self.event("customer.subscription.updated", subscription, {"status": previous}),
+            ]
+
+    def pause(self, subscription_id: str) -> list[Event]:
+        """Stripe pauses the subscription (on a payment failure, or asked to): no invoices
+        until it resumes."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            previous = subscription["status"]
+            subscription["status"] = "paused"
+            return [
+                self.event("customer.subscription.paused", subscription),
+                self.event("customer.subscription.updated", subscription, {"status": previous}),
+            ]
+
+    def resume(self, subscription_id: str) -> list[Event]:
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            subscription["status"] = "active"
+            return [
+                self.event("customer.subscription.resumed", subscription),
+                self.event("customer.subscription.updated", subscription, {"status": "paused"}),
+            ]
+
     def cancel(self, subscription_id: str) -> list[Event]:
         """The customer cancels in the portal, effective at once."""
         with self._lock:

@@ -1,5 +1,6 @@
 """The billing migrations upgrade a landlord that holds workspaces: every existing row reads
-as a subscription not set to end."""
+as a subscription not set to end, and nothing that hangs off a workspace (memberships,
+on SQLite's table rebuilds) is lost."""
 
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ WORKSPACE_ROW = """
 INSERT INTO workspace (id, slug, name, region, status, db_name, created_at, updated_at)
 VALUES ('{id}', '{slug}', 'Old', 'US', 'ACTIVE', '{slug}', '2026-01-01 00:00:00+00:00',
         '2026-01-01 00:00:00+00:00')
+"""
+ACCOUNT_ROW = """
+INSERT INTO account (id, name, email, email_key, password_hash, email_verified, created_at,
+                     updated_at)
+VALUES ('{id}', 'Ann', 'ann@example.com', 'ann@example.com', 'x', {false},
+        '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')
+"""
+MEMBERSHIP_ROW = """
+INSERT INTO membership (workspace_id, account_id, role, joined_at)
+SELECT id, '{account}', 'OWNER', '2026-01-01 00:00:00+00:00' FROM workspace
 """
 
 
@@ -52,9 +63,15 @@ async def _in_own_context(url: DatabaseURL) -> list[dict[str, object]]:
         await executor.migrate([MigrationTarget(app_label=LANDLORD, name="0002_billing")])
         for slug in ("first", "second"):
             await client.execute_script(WORKSPACE_ROW.format(id=_uuid(), slug=slug))
+        account = _uuid()
+        false = "0" if url.engine == "sqlite" else "FALSE"
+        await client.execute_script(ACCOUNT_ROW.format(id=account, false=false))
+        await client.execute_script(MEMBERSHIP_ROW.format(account=account))
         await MigrationExecutor(client, {LANDLORD: LANDLORD_APP}).migrate()
         _, rows = await client.execute_query(
-            "SELECT slug, cancel_at_period_end, cancel_at FROM workspace ORDER BY slug"
+            "SELECT slug, cancel_at_period_end, cancel_at, "
+            "(SELECT COUNT(*) FROM membership m WHERE m.workspace_id = w.id) AS members "
+            "FROM workspace w ORDER BY slug"
         )
         return [dict(row) for row in rows]
     finally:
@@ -70,7 +87,5 @@ async def test_the_billing_migrations_upgrade_existing_workspaces(
     scratch_landlord: DatabaseURL,
 ) -> None:
     rows = await asyncio.create_task(_in_own_context(scratch_landlord))
-    assert [(r["slug"], r["cancel_at_period_end"], r["cancel_at"]) for r in rows] == [
-        ("first", False, None),
-        ("second", False, None),
-    ]
+    found = [(r["slug"], r["cancel_at_period_end"], r["cancel_at"], r["members"]) for r in rows]
+    assert found == [("first", False, None, 1), ("second", False, None, 1)]

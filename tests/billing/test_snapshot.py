@@ -41,7 +41,9 @@ def test_period_plan_and_card_are_read_from_stripes_shapes(billing_settings: Set
     assert snapshot.card_last4("pm_123") is None  # an id alone says nothing
     assert snapshot.card_last4({"card": {"last4": "42"}}) is None
     paused = snapshot.from_subscription(billing_settings, {**current, "status": "paused"}, None)
-    assert paused.standing is Standing.DUE
+    assert paused.standing is Standing.PAUSED
+    unpaid = snapshot.from_subscription(billing_settings, {**current, "status": "unpaid"}, None)
+    assert unpaid.standing is Standing.UNPAID
 
 
 def test_a_subscription_set_to_end(billing_settings: Settings) -> None:

@@ -20,7 +20,7 @@ import stripe
 from tortoise.exceptions import IntegrityError
 
 from lightningtrack import clock
-from lightningtrack.models.landlord import StripeEvent, Workspace
+from lightningtrack.models.landlord import StripeEvent, Workspace, WorkspaceStatus
 from lightningtrack.resolvers import mail
 from lightningtrack.resolvers.billing import customers, notices, sync
 from lightningtrack.resolvers.billing.snapshot import subscription_named, timestamp
@@ -29,6 +29,9 @@ from lightningtrack.settings import Settings
 log = logging.getLogger(__name__)
 # Seconds a signature stays valid: an older signed delivery is refused as a replay.
 TOLERANCE = 300
+
+# Standings in which Stripe no longer collects on its own: the workspace is read-only.
+STOPPED = frozenset({WorkspaceStatus.UNPAID, WorkspaceStatus.PAUSED})
 
 # The events that can change a workspace's billing: each makes it read Stripe again.
 SYNCING = frozenset(
@@ -160,11 +163,19 @@ async def _payment_failed(
     if not isinstance(invoice_id, str):
         return
     attempt = invoice.get("attempt_count") or 0
+    standing = (
+        workspace.status_before_deletion
+        if workspace.status == WorkspaceStatus.PENDING_DELETION
+        else workspace.status
+    )
+    hosted = invoice.get("hosted_invoice_url")
     message = notices.payment_failed(
         workspace.name,
         _amount(invoice, "amount_due"),
         timestamp(invoice.get("next_payment_attempt")),
         customers.billing_url(settings, workspace),
+        stopped=standing in STOPPED,
+        invoice_url=hosted if isinstance(hosted, str) else None,
     )
     for owner in await customers.owners(workspace.id):
         key = f"payment-failed:{workspace.id}:{invoice_id}:{attempt}:{owner.id}"

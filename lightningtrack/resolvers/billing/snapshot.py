@@ -23,13 +23,22 @@ class Standing(StrEnum):
     NONE = "NONE"  # never subscribed (or only checkouts that did not complete)
     GOOD = "GOOD"  # paid up
     DUE = "DUE"  # a payment failed; Stripe is retrying
+    UNPAID = "UNPAID"  # every retry failed; the subscription stays until paid or cancelled
+    PAUSED = "PAUSED"  # Stripe paused it: no invoices until it resumes
     ENDED = "ENDED"  # the subscription was cancelled
 
 
 # Stripe subscription statuses, by the standing they give the workspace. "incomplete" and
 # "incomplete_expired" never started: they count as no subscription.
-GOOD_STATUSES = frozenset({"active", "trialing"})
-DUE_STATUSES = frozenset({"past_due", "unpaid", "paused"})
+STANDINGS = {
+    "active": Standing.GOOD,
+    "trialing": Standing.GOOD,
+    "past_due": Standing.DUE,
+    "unpaid": Standing.UNPAID,
+    "paused": Standing.PAUSED,
+    "canceled": Standing.ENDED,
+}
+LIVE_STATUSES = frozenset(s for s, standing in STANDINGS.items() if standing is not Standing.ENDED)
 ENDED_STATUSES = frozenset({"canceled"})
 
 
@@ -56,7 +65,7 @@ def timestamp(value: object) -> datetime | None:
 def current_subscription(subscriptions: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The subscription that decides the workspace's standing: the newest live one, else
     the one that ended last (a resubscription outranks the cancellation before it)."""
-    live = [s for s in subscriptions if s.get("status") in GOOD_STATUSES | DUE_STATUSES]
+    live = [s for s in subscriptions if s.get("status") in LIVE_STATUSES]
     if live:
         return max(live, key=lambda s: (s.get("created") or 0, str(s.get("id"))))
     ended = [s for s in subscriptions if s.get("status") in ENDED_STATUSES]
@@ -105,13 +114,7 @@ def from_subscription(
 ) -> Snapshot:
     if subscription is None:
         return Snapshot(Standing.NONE, card_last4=card)
-    status = subscription.get("status")
-    if status in ENDED_STATUSES:
-        standing = Standing.ENDED
-    elif status in DUE_STATUSES:
-        standing = Standing.DUE
-    else:
-        standing = Standing.GOOD
+    standing = STANDINGS.get(str(subscription.get("status")), Standing.GOOD)
     ended = subscription.get("ended_at") or subscription.get("canceled_at")
     end = period_end(subscription)
     at_period_end, cancel_at = _scheduled_end(subscription, end)

@@ -1,8 +1,10 @@
 """Bringing a workspace to its Stripe customer's current state, and what follows from it.
 
 The rules, whatever the order of events:
-- a paid-up subscription makes the workspace ACTIVE, a failed payment PAST_DUE; both clear
-  any cancellation and its erasure date (resubscribing restores everything);
+- a paid-up subscription makes the workspace ACTIVE, a failed payment PAST_DUE (still
+  writable while Stripe retries), a subscription Stripe stopped collecting UNPAID or
+  PAUSED (read-only, kept without an erasure date until a payment or a cancellation); all
+  clear any cancellation and its erasure date (resubscribing restores everything);
 - an ended subscription makes it CANCELLED and read-only, to be erased 30 days after the
   subscription ended, with a notice now and reminders before;
 - no subscription at all leaves the trial's own course (TRIALING, TRIAL_EXPIRED) alone;
@@ -26,6 +28,12 @@ from lightningtrack.settings import Settings
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 5
+LIVE_STATUS = {
+    Standing.GOOD: WorkspaceStatus.ACTIVE,
+    Standing.DUE: WorkspaceStatus.PAST_DUE,
+    Standing.UNPAID: WorkspaceStatus.UNPAID,
+    Standing.PAUSED: WorkspaceStatus.PAUSED,
+}
 
 
 def cancellation_deletion(cancelled_at: datetime) -> datetime:
@@ -59,9 +67,7 @@ def changes_for(workspace: Workspace, state: Snapshot, fetched_at: datetime) -> 
         if not pending and not same_cancellation:
             changes["deletion_scheduled_at"] = cancellation_deletion(cancelled_at)
     else:
-        target = (
-            WorkspaceStatus.ACTIVE if state.standing is Standing.GOOD else WorkspaceStatus.PAST_DUE
-        )
+        target = LIVE_STATUS[state.standing]
         changes["cancelled_at"] = None
         if not pending:
             changes["deletion_scheduled_at"] = None
