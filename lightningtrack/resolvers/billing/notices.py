@@ -3,9 +3,14 @@ reminder before a cancelled workspace is erased."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lightningtrack.resolvers.mail import Mail
+
+# A notice found owed longer than this after what caused it is not sent any more: each
+# mail's dedupe key lives only as long as the mail log (30 days), so a later read could
+# not tell whether it went out.
+CATCH_UP = timedelta(days=14)
 
 # Currencies Stripe counts in whole units (no cents).
 ZERO_DECIMAL = frozenset(

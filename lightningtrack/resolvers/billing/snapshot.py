@@ -8,7 +8,7 @@ event comes last, the subscriptions it and the record name are read as they are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -54,6 +54,9 @@ class Snapshot:
     # the period's end).
     cancel_at_period_end: bool = False
     cancel_at: datetime | None = None
+    # The subscription's latest invoice as Stripe has it (not stored): the reconciliation
+    # sends what it owes when its event was lost.
+    latest_invoice: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 def timestamp(value: object) -> datetime | None:
@@ -119,6 +122,7 @@ def from_subscription(
     end = period_end(subscription)
     at_period_end, cancel_at = _scheduled_end(subscription, end)
     live = standing is not Standing.ENDED
+    invoice = subscription.get("latest_invoice")  # expanded, or only its id
     return Snapshot(
         standing=standing,
         subscription_id=str(subscription.get("id")),
@@ -129,6 +133,7 @@ def from_subscription(
         # Once ended, the cancellation date says it all.
         cancel_at_period_end=at_period_end and live,
         cancel_at=cancel_at if live else None,
+        latest_invoice=invoice if isinstance(invoice, dict) else None,
     )
 
 
@@ -145,13 +150,22 @@ def _scheduled_end(
 
 
 async def fetch(
-    settings: Settings, stripe: Stripe, customer_id: str, subscription_ids: set[str]
+    settings: Settings,
+    stripe: Stripe,
+    customer_id: str,
+    subscription_ids: set[str],
+    listed: bool = False,
 ) -> Snapshot:
     """The customer's state now, from the subscriptions it is known to have (the one on
-    record, and the one the event names). The card is the one Stripe charges: the
+    record, and the one the event names), and with ``listed`` its newest ones too (no
+    event named them: they may be unknown here). The card is the one Stripe charges: the
     subscription's default payment method, else the customer's invoice default, else its
     newest card."""
-    found = [await stripe.subscription(sid) for sid in sorted(subscription_ids)]
+    found: list[dict[str, Any] | None] = []
+    if listed:
+        found += await stripe.newest_subscriptions(customer_id)
+    seen = {s.get("id") for s in found if s is not None}
+    found += [await stripe.subscription(sid) for sid in sorted(subscription_ids - seen)]
     # Only the customer's own: a subscription id never moves a workspace onto another's.
     own = [s for s in found if s is not None and _customer_id(s) == customer_id]
     subscription = current_subscription(own)

@@ -109,27 +109,38 @@ async def sync_workspace(
 ) -> Workspace | None:
     """Fetch the workspace's Stripe state (outside any transaction) and apply it: the
     subscription on record and ``mentioned`` (an event's) are read as Stripe has them."""
+    updated, _ = await refresh(settings, workspace, mentioned)
+    return updated
+
+
+async def refresh(
+    settings: Settings, workspace: Workspace, mentioned: str | None = None, listed: bool = False
+) -> tuple[Workspace | None, Snapshot | None]:
+    """``sync_workspace``, also answering the state read (None without a customer);
+    ``listed`` also reads the customer's newest subscriptions (see ``snapshot.fetch``)."""
     customer_id = workspace.stripe_customer_id
     if customer_id is None:
-        return workspace
+        return workspace, None
     candidates = {s for s in (workspace.stripe_subscription_id, mentioned) if s}
     # Wall time, not the app clock: it orders real fetches, also while tests move the clock.
     fetched_at = datetime.now(UTC)
     async with gateway.connect(settings) as stripe:
-        state = await snapshot.fetch(settings, stripe, customer_id, candidates)
+        state = await snapshot.fetch(settings, stripe, customer_id, candidates, listed)
     updated = await apply(workspace.id, state, fetched_at)
     if updated is not None:
         await notify(settings, updated, state)
-    return updated
+    return updated, state
 
 
 async def notify(settings: Settings, workspace: Workspace, state: Snapshot) -> None:
     """Mail what the state owes. Keyed by the subscription, so it goes out once however
-    often the state is read."""
+    often the state is read while the end is recent (and the key remembered)."""
     if (
         state.standing is not Standing.ENDED
         or workspace.status != WorkspaceStatus.CANCELLED
         or workspace.deletion_scheduled_at is None
+        or workspace.cancelled_at is None
+        or clock.now() - workspace.cancelled_at > notices.CATCH_UP
     ):
         return
     message = notices.subscription_ended(
