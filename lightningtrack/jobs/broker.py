@@ -26,6 +26,7 @@ from dramatiq.middleware import AsyncIO, Middleware, SkipMessage
 
 from lightningtrack.jobs.runner import BrokerRunner, execute, job_from_message, sweep_forever
 from lightningtrack.models.landlord import Workspace
+from lightningtrack.resolvers.billing import gateway as billing_gateway
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 
@@ -61,6 +62,8 @@ class WorkerRuntime(Middleware):
         # and before the AsyncIO middleware stops the loop (``after`` runs in reverse order).
         loop_thread = get_event_loop_thread()
         if loop_thread is not None:
+            # The Stripe clients live on this loop: close their connections before it stops.
+            loop_thread.run_coroutine(billing_gateway.close())
             loop_thread.run_coroutine(self.tenancy.stop())
 
 

@@ -30,6 +30,9 @@ class WorkspaceStatus(StrEnum):
     TRIALING = "TRIALING"
     ACTIVE = "ACTIVE"
     PAST_DUE = "PAST_DUE"
+    # Stripe stopped collecting (retries exhausted, or paused): read-only, data kept.
+    UNPAID = "UNPAID"
+    PAUSED = "PAUSED"
     CANCELLED = "CANCELLED"
     TRIAL_EXPIRED = "TRIAL_EXPIRED"
     PENDING_DELETION = "PENDING_DELETION"
@@ -93,6 +96,9 @@ class Workspace(Model):
     card_last4 = fields.CharField(max_length=4, null=True)
     # When the subscription ended; the erasure 30 days later counts from it.
     cancelled_at = fields.DatetimeField(null=True)
+    # A live subscription set to end (at the period's end, or on a date): when it will.
+    cancel_at_period_end = fields.BooleanField(default=False, db_default=False)
+    cancel_at = fields.DatetimeField(null=True)
     # When the billing state last read from Stripe was fetched: an older read never
     # overwrites a newer one, whatever order the events arrive in.
     billing_synced_at = fields.DatetimeField(null=True)

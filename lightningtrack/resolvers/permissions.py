@@ -9,8 +9,9 @@
 | delete issues                                   |       |          | yes   | yes   |
 | create, edit, archive and delete projects       |       |          | yes   | yes   |
 
-A workspace whose trial expired or whose subscription ended is read-only for everyone:
-every write answers PAYMENT_REQUIRED.
+A workspace whose trial expired, whose subscription ended, or whose subscription Stripe
+stopped collecting (unpaid after every retry, or paused) is read-only for everyone: every
+write answers PAYMENT_REQUIRED.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
     from lightningtrack.models.landlord import Membership
 
 _RANK = {Role.GUEST: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
-READ_ONLY_STATUSES = frozenset({WorkspaceStatus.TRIAL_EXPIRED, WorkspaceStatus.CANCELLED})
+_READ_ONLY = {
+    WorkspaceStatus.TRIAL_EXPIRED: "until a plan is chosen",
+    WorkspaceStatus.CANCELLED: "until its subscription is renewed",
+    WorkspaceStatus.UNPAID: "until its unpaid invoice is paid",
+    WorkspaceStatus.PAUSED: "while its subscription is paused",
+}
+READ_ONLY_STATUSES = frozenset(_READ_ONLY)
 
 
 def rank(role: Role) -> int:
@@ -42,8 +49,9 @@ def require_role(membership: Membership, minimum: Role) -> None:
 
 
 def require_writable(membership: Membership) -> None:
-    if membership.workspace.status in READ_ONLY_STATUSES:
-        raise PaymentRequired("This workspace is read-only until its subscription is renewed.")
+    until = _READ_ONLY.get(WorkspaceStatus(membership.workspace.status))
+    if until is not None:
+        raise PaymentRequired(f"This workspace is read-only {until}.")
 
 
 def require_write(membership: Membership, minimum: Role = Role.MEMBER) -> None:

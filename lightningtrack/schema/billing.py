@@ -22,6 +22,13 @@ class Billing:
     trial_ends_at: datetime | None
     current_period_end: datetime | None
     cancelled_at: datetime | None
+    cancel_at_period_end: bool = strawberry.field(
+        description="The subscription is set to end at the end of the current period "
+        "(cancelled in the billing portal, say); it stays usable until then."
+    )
+    cancel_at: datetime | None = strawberry.field(
+        description="When a subscription that is set to end will end; null otherwise."
+    )
     deletion_scheduled_at: datetime | None = strawberry.field(
         description="For a cancelled or expired workspace: when its data goes."
     )
@@ -35,6 +42,8 @@ class Billing:
             trial_ends_at=workspace.trial_ends_at,
             current_period_end=workspace.current_period_end,
             cancelled_at=workspace.cancelled_at,
+            cancel_at_period_end=workspace.cancel_at_period_end,
+            cancel_at=workspace.cancel_at,
             deletion_scheduled_at=workspace.deletion_scheduled_at,
             card_last4=workspace.card_last4,
         )

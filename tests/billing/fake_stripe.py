@@ -1,12 +1,12 @@
 """A local stand-in for Stripe's API: a real HTTP server on a free loopback port.
 
 It answers the endpoints the server calls (customers, checkout and portal sessions, a
-subscription, a customer's payment methods) with Stripe's object shapes, keeps what it
-was asked in ``requests`` (with the idempotency key), and replays an answer for a repeated
-idempotency key as Stripe does. Tests play the customer's part with ``complete_checkout``,
-``change_card``, ``fail_renewal``, ``recover`` and ``cancel``: each changes the state as
-Stripe would and returns the events Stripe would send, for the test to sign and deliver
-in whatever order it likes.
+subscription, a customer's subscriptions and payment methods) with Stripe's object
+shapes, keeps what it was asked in ``requests`` (with the idempotency key), and replays
+an answer for a repeated idempotency key as Stripe does. Tests play the customer's part
+with ``complete_checkout``, ``change_card``, ``fail_renewal``, ``recover``, ``cancel`` and
+the like: each changes the state as Stripe would and returns the events Stripe would
+send, for the test to sign and deliver in whatever order it likes (or to lose).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,6 +113,10 @@ class FakeStripe:
     pending_events: list[Event] = field(default_factory=list)
     # When set, every API call answers 500, as an outage would.
     failing: bool = False
+    # Called with each request as it arrives, on the server's thread.
+    observer: Callable[[Request], None] | None = None
+    # (method, path): released when set; the answer is computed, then held until then.
+    holds: dict[tuple[str, str], threading.Event] = field(default_factory=dict)
     _idempotent: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _server: ThreadingHTTPServer | None = None
@@ -171,6 +176,14 @@ class FakeStripe:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def hold(self, method: str, path: str) -> threading.Event:
+        """The next ``method path`` is answered with the state it finds, but only once the
+        returned event is set: a slow read, overtaken by whatever happens meanwhile."""
+        release = threading.Event()
+        with self._lock:
+            self.holds[(method, path)] = release
+        return release
+
     def handle(
         self,
         method: str,
@@ -180,8 +193,21 @@ class FakeStripe:
         idempotency_key: str | None,
         version: str | None,
     ) -> tuple[int, dict[str, Any]]:
+        request = Request(method, path, params, idempotency_key, version)
+        if self.observer is not None:
+            self.observer(request)
+        answer = self._answer(request, authorization)
         with self._lock:
-            self.requests.append(Request(method, path, params, idempotency_key, version))
+            release = self.holds.pop((method, path), None)
+        if release is not None:
+            release.wait(30)
+        return answer
+
+    def _answer(self, request: Request, authorization: str | None) -> tuple[int, dict[str, Any]]:
+        method, path, params = request.method, request.path, request.params
+        idempotency_key = request.idempotency_key
+        with self._lock:
+            self.requests.append(request)
             if authorization != f"Bearer {self.api_key}":
                 return 401, {
                     "error": {"type": "invalid_request_error", "message": "Invalid API Key"}
@@ -226,6 +252,8 @@ class FakeStripe:
             return self._create_session(params)
         if method == "POST" and path == "/v1/billing_portal/sessions":
             return self._create_portal(params)
+        if method == "GET" and path == "/v1/subscriptions":
+            return self._list_subscriptions(params, expand)
         match = re.fullmatch(r"/v1/subscriptions/([^/]+)", path)
         if match and method == "GET":
             return self._subscription(match[1], expand)
@@ -336,6 +364,20 @@ class FakeStripe:
             "livemode": False,
         }
 
+    def _list_subscriptions(self, params: dict[str, Any], expand: list[str]) -> dict[str, Any]:
+        """Newest first; without ``status=all`` the ended ones are left out, as Stripe does."""
+        customer, status = params.get("customer"), params.get("status")
+        found = [
+            s
+            for s in self.subscriptions.values()
+            if (customer is None or s["customer"] == customer)
+            and (status == "all" or s["status"] != "canceled")
+        ]
+        found.sort(key=lambda s: (s["created"], s["id"]), reverse=True)
+        found = found[: int(params.get("limit") or 10)]
+        inner = [e.removeprefix("data.") for e in expand if e.startswith("data.")]
+        return self._list("/v1/subscriptions", [self._subscription(s["id"], inner) for s in found])
+
     def _subscription(self, subscription_id: str, expand: list[str]) -> dict[str, Any]:
         subscription = self.subscriptions.get(subscription_id)
         if subscription is None:
@@ -344,6 +386,9 @@ class FakeStripe:
         method = found.get("default_payment_method")
         if "default_payment_method" in expand and method:
             found["default_payment_method"] = copy.deepcopy(self.payment_methods[method])
+        invoice = found.get("latest_invoice")
+        if "latest_invoice" in expand and invoice:
+            found["latest_invoice"] = copy.deepcopy(self.invoices[invoice])
         return found
 
     @staticmethod
@@ -415,6 +460,11 @@ class FakeStripe:
             "attempt_count": 1,
             "attempted": True,
             "next_payment_attempt": None if paid else _now() + int(RETRY_AFTER.total_seconds()),
+            "status_transitions": {
+                "finalized_at": _now(),
+                "paid_at": _now() if paid else None,
+                "voided_at": None,
+            },
             "number": f"LT{self._invoice_numbers:06d}",
             "hosted_invoice_url": f"https://invoice.stripe.com/i/{invoice_id}",
             "billing_reason": "subscription_cycle",
@@ -567,11 +617,47 @@ class FakeStripe:
                 attempt_count=invoice["attempt_count"] + 1,
                 next_payment_attempt=None,
             )
+            invoice["status_transitions"]["paid_at"] = _now()
             subscription["status"] = "active"
             return [
                 self.event("invoice.paid", invoice),
                 self.event("invoice.payment_succeeded", invoice),
                 self.event("customer.subscription.updated", subscription, {"status": "past_due"}),
+            ]
+
+    def exhaust_retries(self, subscription_id: str) -> list[Event]:
+        """The last retry of the open invoice is declined too, and the account's settings
+        mark the subscription unpaid instead of cancelling it."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            invoice = self.invoices[subscription["latest_invoice"]]
+            invoice.update(attempt_count=invoice["attempt_count"] + 1, next_payment_attempt=None)
+            previous = subscription["status"]
+            subscription["status"] = "unpaid"
+            return [
+                self.event("invoice.payment_failed", invoice),
+                self.event("customer.subscription.updated", subscription, {"status": previous}),
+            ]
+
+    def pause(self, subscription_id: str) -> list[Event]:
+        """Stripe pauses the subscription (on a payment failure, or asked to): no invoices
+        until it resumes."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            previous = subscription["status"]
+            subscription["status"] = "paused"
+            return [
+                self.event("customer.subscription.paused", subscription),
+                self.event("customer.subscription.updated", subscription, {"status": previous}),
+            ]
+
+    def resume(self, subscription_id: str) -> list[Event]:
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            subscription["status"] = "active"
+            return [
+                self.event("customer.subscription.resumed", subscription),
+                self.event("customer.subscription.updated", subscription, {"status": "paused"}),
             ]
 
     def cancel(self, subscription_id: str) -> list[Event]:
@@ -580,6 +666,40 @@ class FakeStripe:
             subscription = self.subscriptions[subscription_id]
             now = _now()
             subscription.update(status="canceled", canceled_at=now, ended_at=now)
+            return [self.event("customer.subscription.deleted", subscription)]
+
+    def set_to_end(self, subscription_id: str, legacy: bool = False) -> list[Event]:
+        """The customer cancels in the portal at the period's end: the subscription stays
+        live until then. ``legacy``: the shape of API versions before 2025-03-31, which
+        leave ``cancel_at`` null."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            end = max(i["current_period_end"] for i in subscription["items"]["data"])
+            previous = {"cancel_at_period_end": False, "cancel_at": subscription["cancel_at"]}
+            subscription.update(
+                cancel_at_period_end=True,
+                cancel_at=None if legacy else end,
+                canceled_at=_now(),
+            )
+            return [self.event("customer.subscription.updated", subscription, previous)]
+
+    def keep(self, subscription_id: str) -> list[Event]:
+        """The customer renews a subscription that was set to end."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            previous = {"cancel_at_period_end": True, "cancel_at": subscription["cancel_at"]}
+            subscription.update(cancel_at_period_end=False, cancel_at=None, canceled_at=None)
+            return [self.event("customer.subscription.updated", subscription, previous)]
+
+    def reach_period_end(self, subscription_id: str) -> list[Event]:
+        """A subscription set to end reaches its period's end: Stripe ends it."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            assert subscription["cancel_at_period_end"] or subscription["cancel_at"]
+            end = subscription["cancel_at"] or max(
+                i["current_period_end"] for i in subscription["items"]["data"]
+            )
+            subscription.update(status="canceled", ended_at=end)
             return [self.event("customer.subscription.deleted", subscription)]
 
     def subscription_of(self, customer_id: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from lightningtrack.settings import Settings
 from tests.billing.conftest import (
     PROJECT_CREATE,
     StripeSide,
+    besides_syncs,
     billing_of,
     checkout,
     mail_kinds,
@@ -20,7 +21,6 @@ from tests.retention.conftest import (
     PROJECTS,
     MakePerson,
     Sweep,
-    about,
     create_project,
     create_workspace,
     database_exists,
@@ -45,7 +45,7 @@ async def test_resubscribing_inside_the_window_restores_everything(
     await stripe_side.deliver_all(fake.cancel(old["id"]))
     cancelled = await billing_of(owner.client)
     assert cancelled["status"] == "CANCELLED"
-    assert about(await sweep(t0 + 25 * DAY), workspace.slug) == [
+    assert besides_syncs(await sweep(t0 + 25 * DAY), workspace.slug) == [
         f"cancelled workspace reminder: {workspace.slug}"
     ]
 
@@ -67,7 +67,7 @@ async def test_resubscribing_inside_the_window_restores_everything(
     assert (await billing_of(owner.client))["status"] == "ACTIVE"
 
     for day in (32, 33, 40):
-        assert about(await sweep(t0 + day * DAY), workspace.slug) == []
+        assert besides_syncs(await sweep(t0 + day * DAY), workspace.slug) == []
     assert await Workspace.exists(id=workspace.id)
     assert await database_exists(billing_settings, workspace)
     assert mail_kinds(billing_settings, owner.email) == sorted(
@@ -101,7 +101,7 @@ async def test_an_expired_trial_is_rescued_by_a_subscription(
     paid = await billing_of(owner.client)
     assert paid["status"] == "ACTIVE" and paid["deletionScheduledAt"] is None
     await create_project(owner)
-    assert about(await sweep(t0 + 28 * DAY), workspace.slug) == []
+    assert besides_syncs(await sweep(t0 + 28 * DAY), workspace.slug) == []
     assert await Workspace.exists(id=workspace.id)
 
 
@@ -160,7 +160,7 @@ async def test_erasing_a_paying_workspace_deletes_its_stripe_customer(
     await sweep(t0 + 6 * DAY)  # the reminder the day before
     fake.failing = True
     try:
-        assert about(await sweep(t0 + 7 * DAY), workspace.slug) == [
+        assert besides_syncs(await sweep(t0 + 7 * DAY), workspace.slug) == [
             f"erase workspace: {workspace.slug}"
         ]
         assert await Workspace.exists(id=workspace.id)

@@ -246,6 +246,8 @@ async def test_a_served_installation_follows_stripe_and_the_retention_sweep(
             "trialEndsAt": billing["trialEndsAt"],
             "currentPeriodEnd": billing["currentPeriodEnd"],
             "cancelledAt": ended.isoformat(),
+            "cancelAtPeriodEnd": False,
+            "cancelAt": None,
             "deletionScheduledAt": deletion.isoformat(),
             "cardLast4": "8431",
         }

@@ -41,7 +41,29 @@ def test_period_plan_and_card_are_read_from_stripes_shapes(billing_settings: Set
     assert snapshot.card_last4("pm_123") is None  # an id alone says nothing
     assert snapshot.card_last4({"card": {"last4": "42"}}) is None
     paused = snapshot.from_subscription(billing_settings, {**current, "status": "paused"}, None)
-    assert paused.standing is Standing.DUE
+    assert paused.standing is Standing.PAUSED
+    unpaid = snapshot.from_subscription(billing_settings, {**current, "status": "unpaid"}, None)
+    assert unpaid.standing is Standing.UNPAID
+
+
+def test_a_subscription_set_to_end(billing_settings: Settings) -> None:
+    item = {"current_period_end": T + 30, "price": {"id": PRICE_BUSINESS}}
+    live = subscription("sub", "active", T, items={"data": [item]}, cancel_at_period_end=True)
+    legacy = snapshot.from_subscription(billing_settings, {**live, "cancel_at": None}, None)
+    assert legacy.cancel_at_period_end is True
+    assert legacy.cancel_at == datetime.fromtimestamp(T + 30, UTC)  # the period's end
+    dated = snapshot.from_subscription(
+        billing_settings, {**live, "cancel_at_period_end": False, "cancel_at": T + 9}, None
+    )
+    assert dated.cancel_at_period_end is False
+    assert dated.cancel_at == datetime.fromtimestamp(T + 9, UTC)
+    ended = snapshot.from_subscription(
+        billing_settings,
+        {**live, "status": "canceled", "cancel_at": T + 30, "ended_at": T + 30},
+        None,
+    )
+    assert ended.cancel_at_period_end is False and ended.cancel_at is None
+    assert ended.ended_at == datetime.fromtimestamp(T + 30, UTC)
 
 
 def workspace(status: WorkspaceStatus, **fields: object) -> Workspace:

@@ -11,6 +11,7 @@ from lightningtrack.settings import Settings
 from tests.billing.conftest import (
     PROJECT_CREATE,
     StripeSide,
+    besides_syncs,
     billing_of,
     checkout,
     mail_kinds,
@@ -22,7 +23,6 @@ from tests.retention.conftest import (
     PROJECTS,
     MakePerson,
     Sweep,
-    about,
     create_project,
     create_workspace,
     database_exists,
@@ -70,6 +70,8 @@ async def test_a_subscription_from_trial_to_erasure(
         "trialEndsAt": (t0 + 14 * DAY).isoformat(),
         "currentPeriodEnd": None,
         "cancelledAt": None,
+        "cancelAtPeriodEnd": False,
+        "cancelAt": None,
         "deletionScheduledAt": None,
         "cardLast4": None,
     }
@@ -107,6 +109,8 @@ async def test_a_subscription_from_trial_to_erasure(
         "trialEndsAt": (t0 + 14 * DAY).isoformat(),
         "currentPeriodEnd": (at_second(t1) + 30 * DAY).isoformat(),
         "cancelledAt": None,
+        "cancelAtPeriodEnd": False,
+        "cancelAt": None,
         "deletionScheduledAt": None,
         "cardLast4": "4242",
     }
@@ -117,7 +121,7 @@ async def test_a_subscription_from_trial_to_erasure(
     assert outbox(settings, guest.email, "billing_receipt") == []  # owners only
 
     # The trial's end passes unnoticed: the workspace is paid for.
-    assert about(await sweep(t0 + 14 * DAY), workspace.slug) == []
+    assert besides_syncs(await sweep(t0 + 14 * DAY), workspace.slug) == []
     assert (await Workspace.get(id=workspace.id)).status == "ACTIVE"
     await move_to(t0 + 14 * DAY)
 
@@ -165,15 +169,17 @@ async def test_a_subscription_from_trial_to_erasure(
     assert mail_kinds(settings, owner.email) == before
 
     deletion = at_second(t4) + 30 * DAY
-    assert about(await sweep(deletion - 8 * DAY), workspace.slug) == []
-    week = about(await sweep(deletion - 7 * DAY), workspace.slug)
+    assert besides_syncs(await sweep(deletion - 8 * DAY), workspace.slug) == []
+    week = besides_syncs(await sweep(deletion - 7 * DAY), workspace.slug)
     assert week == [f"cancelled workspace reminder: {workspace.slug}"]
-    assert about(await sweep(deletion - 7 * DAY), workspace.slug) == []
-    assert about(await sweep(deletion - DAY), workspace.slug) == [
+    assert besides_syncs(await sweep(deletion - 7 * DAY), workspace.slug) == []
+    assert besides_syncs(await sweep(deletion - DAY), workspace.slug) == [
         f"workspace deletion reminder: {workspace.slug}"
     ]
     assert await database_exists(settings, workspace)
-    assert about(await sweep(deletion), workspace.slug) == [f"erase workspace: {workspace.slug}"]
+    assert besides_syncs(await sweep(deletion), workspace.slug) == [
+        f"erase workspace: {workspace.slug}"
+    ]
     assert not await Workspace.exists(id=workspace.id)
     assert await WorkspaceTombstone.exists(id=workspace.id)
     assert not await database_exists(settings, workspace)

@@ -12,7 +12,15 @@ from lightningtrack.resolvers import permissions
 from lightningtrack.resolvers.billing import customers, gateway, plans
 from lightningtrack.settings import Settings
 
-SUBSCRIBED = frozenset({WorkspaceStatus.ACTIVE, WorkspaceStatus.PAST_DUE})
+# A live subscription, paid up or not: a second one would charge twice.
+SUBSCRIBED = frozenset(
+    {
+        WorkspaceStatus.ACTIVE,
+        WorkspaceStatus.PAST_DUE,
+        WorkspaceStatus.UNPAID,
+        WorkspaceStatus.PAUSED,
+    }
+)
 
 
 async def checkout_url(settings: Settings, membership: Membership, plan: Plan) -> str:
@@ -25,8 +33,8 @@ async def checkout_url(settings: Settings, membership: Membership, plan: Plan) -
     plans.check_region(plan, Region(workspace.region))
     if workspace.status in SUBSCRIBED:
         raise Conflict(
-            "This workspace already has a subscription: change its plan or card in the "
-            "billing portal (billingPortalSessionCreate)."
+            "This workspace already has a subscription: change its plan or card, or pay an "
+            "open invoice, in the billing portal (billingPortalSessionCreate)."
         )
     if workspace.status == WorkspaceStatus.PENDING_DELETION:
         raise Conflict("This workspace is scheduled for deletion: cancel the deletion first.")

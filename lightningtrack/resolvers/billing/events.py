@@ -2,9 +2,9 @@
 
 An event is only a prompt: the workspace reads its customer's state from Stripe again
 (``sync``), so the order of events does not matter. Mails about invoices are keyed by the
-invoice (and attempt), so a repeated event sends nothing twice. The event id is recorded
-after everything it caused is written; a delivery that fails half-way answers 503 and
-Stripe sends it again, which redoes only what is missing.
+invoice (and attempt), so a repeated event sends nothing twice (``invoices``). The event
+id is recorded after everything it caused is written; a delivery that fails half-way
+answers 503 and Stripe sends it again, which redoes only what is missing.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import stripe
@@ -21,9 +20,8 @@ from tortoise.exceptions import IntegrityError
 
 from lightningtrack import clock
 from lightningtrack.models.landlord import StripeEvent, Workspace
-from lightningtrack.resolvers import mail
-from lightningtrack.resolvers.billing import customers, notices, sync
-from lightningtrack.resolvers.billing.snapshot import subscription_named, timestamp
+from lightningtrack.resolvers.billing import invoices, sync
+from lightningtrack.resolvers.billing.snapshot import subscription_named
 from lightningtrack.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,60 +110,7 @@ async def _handle(settings: Settings, event_type: str, data: dict[str, Any]) -> 
     updated = await sync.sync_workspace(settings, workspace, subscription_named(obj))
     if updated is None:
         return
-    invoice = obj
     if event_type == "invoice.paid":
-        await _receipt(settings, updated, invoice)
+        await invoices.receipt(settings, updated, obj)
     elif event_type == "invoice.payment_failed":
-        await _payment_failed(settings, updated, invoice)
-
-
-def _period(invoice: dict[str, Any]) -> tuple[datetime, datetime] | None:
-    lines = (invoice.get("lines") or {}).get("data") or []
-    periods = [line.get("period") or {} for line in lines if isinstance(line, dict)]
-    starts = [timestamp(p.get("start")) for p in periods]
-    ends = [timestamp(p.get("end")) for p in periods]
-    start = min((s for s in starts if s), default=timestamp(invoice.get("period_start")))
-    end = max((e for e in ends if e), default=timestamp(invoice.get("period_end")))
-    return (start, end) if start and end else None
-
-
-def _amount(invoice: dict[str, Any], field: str) -> str:
-    amount = invoice.get(field)
-    currency = invoice.get("currency")
-    return notices.money(
-        amount if isinstance(amount, int) else 0, currency if isinstance(currency, str) else "usd"
-    )
-
-
-async def _receipt(settings: Settings, workspace: Workspace, invoice: dict[str, Any]) -> None:
-    invoice_id = invoice.get("id")
-    if not isinstance(invoice_id, str):
-        return
-    message = notices.receipt(
-        workspace.name,
-        _amount(invoice, "amount_paid"),
-        _period(invoice),
-        invoice.get("number"),
-        invoice.get("hosted_invoice_url"),
-    )
-    for owner in await customers.owners(workspace.id):
-        key = f"receipt:{workspace.id}:{invoice_id}:{owner.id}"
-        await mail.queue(owner.email, message, dedupe_key=key)
-
-
-async def _payment_failed(
-    settings: Settings, workspace: Workspace, invoice: dict[str, Any]
-) -> None:
-    invoice_id = invoice.get("id")
-    if not isinstance(invoice_id, str):
-        return
-    attempt = invoice.get("attempt_count") or 0
-    message = notices.payment_failed(
-        workspace.name,
-        _amount(invoice, "amount_due"),
-        timestamp(invoice.get("next_payment_attempt")),
-        customers.billing_url(settings, workspace),
-    )
-    for owner in await customers.owners(workspace.id):
-        key = f"payment-failed:{workspace.id}:{invoice_id}:{attempt}:{owner.id}"
-        await mail.queue(owner.email, message, dedupe_key=key)
+        await invoices.payment_failed(settings, updated, obj)

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 20.0
 # The library retries connection failures and 409/5xx answers with the same idempotency key.
 NETWORK_RETRIES = 2
+# Subscriptions listed per customer: a workspace has one live at most, and the newest
+# ended ones are the only others that can decide its standing.
+LISTED = 10
 
 
 def require_billing(settings: Settings) -> str:
@@ -66,17 +69,30 @@ class Stripe:
         return str(session.url)
 
     async def subscription(self, subscription_id: str) -> dict[str, Any] | None:
-        """A subscription as Stripe has it now, its default payment method expanded; None
-        if Stripe does not know it."""
+        """A subscription as Stripe has it now, its default payment method and latest
+        invoice expanded; None if Stripe does not know it."""
         try:
             found = await self.client.v1.subscriptions.retrieve_async(
-                subscription_id, {"expand": ["default_payment_method"]}
+                subscription_id, {"expand": ["default_payment_method", "latest_invoice"]}
             )
         except stripe.InvalidRequestError as error:
             if error.code == "resource_missing":
                 return None
             raise
         return found.to_dict()
+
+    async def newest_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's newest subscriptions, ended ones included, expanded like
+        ``subscription``: what a lost event would have named."""
+        page = await self.client.v1.subscriptions.list_async(
+            {
+                "customer": customer_id,
+                "status": "all",
+                "limit": LISTED,
+                "expand": ["data.default_payment_method", "data.latest_invoice"],
+            }
+        )
+        return [item.to_dict() for item in page.data]
 
     async def customer(self, customer_id: str) -> dict[str, Any] | None:
         """The customer with its invoice default payment method expanded; None once deleted."""
@@ -149,6 +165,8 @@ async def close() -> None:
     clients = _pooled.pop(asyncio.get_running_loop(), {})
     for pooled in clients.values():
         await pooled.http.close_async()  # type: ignore[no-untyped-call]
+    if clients:
+        log.info("closed %d Stripe client(s)", len(clients))
 
 
 @asynccontextmanager

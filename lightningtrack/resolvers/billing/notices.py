@@ -3,9 +3,14 @@ reminder before a cancelled workspace is erased."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lightningtrack.resolvers.mail import Mail
+
+# A notice found owed longer than this after what caused it is not sent any more: each
+# mail's dedupe key lives only as long as the mail log (30 days), so a later read could
+# not tell whether it went out.
+CATCH_UP = timedelta(days=14)
 
 # Currencies Stripe counts in whole units (no cents).
 ZERO_DECIMAL = frozenset(
@@ -50,18 +55,37 @@ def receipt(
 
 
 def payment_failed(
-    workspace_name: str, amount: str, next_attempt: datetime | None, billing_url: str
+    workspace_name: str,
+    amount: str,
+    next_attempt: datetime | None,
+    billing_url: str,
+    stopped: bool = False,
+    invoice_url: str | None = None,
 ) -> Mail:
+    """A declined charge; ``stopped``: Stripe gave up on it (or paused the subscription),
+    so the workspace is read-only until the invoice is paid."""
     retry = (
         f"We will try again on {_date(next_attempt)}."
         if next_attempt is not None
         else "No further attempt will be made automatically."
     )
+    first = f"We could not collect {amount} for the workspace {workspace_name}. {retry}"
+    if stopped:
+        return Mail(
+            "billing_payment_failed",
+            f"Payment failed for {workspace_name}: the workspace is read-only",
+            (
+                first,
+                "The workspace is now read-only. Its data is kept: paying the open invoice "
+                "makes it fully usable again.",
+            ),
+            ("Pay the invoice", invoice_url or billing_url),
+        )
     return Mail(
         "billing_payment_failed",
         f"Payment failed for {workspace_name}",
         (
-            f"We could not collect {amount} for the workspace {workspace_name}. {retry}",
+            first,
             "Please update the card in the billing settings so that the subscription "
             "continues; until then the workspace stays usable.",
         ),

@@ -8,7 +8,7 @@ event comes last, the subscriptions it and the record name are read as they are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -23,13 +23,22 @@ class Standing(StrEnum):
     NONE = "NONE"  # never subscribed (or only checkouts that did not complete)
     GOOD = "GOOD"  # paid up
     DUE = "DUE"  # a payment failed; Stripe is retrying
+    UNPAID = "UNPAID"  # every retry failed; the subscription stays until paid or cancelled
+    PAUSED = "PAUSED"  # Stripe paused it: no invoices until it resumes
     ENDED = "ENDED"  # the subscription was cancelled
 
 
 # Stripe subscription statuses, by the standing they give the workspace. "incomplete" and
 # "incomplete_expired" never started: they count as no subscription.
-GOOD_STATUSES = frozenset({"active", "trialing"})
-DUE_STATUSES = frozenset({"past_due", "unpaid", "paused"})
+STANDINGS = {
+    "active": Standing.GOOD,
+    "trialing": Standing.GOOD,
+    "past_due": Standing.DUE,
+    "unpaid": Standing.UNPAID,
+    "paused": Standing.PAUSED,
+    "canceled": Standing.ENDED,
+}
+LIVE_STATUSES = frozenset(s for s, standing in STANDINGS.items() if standing is not Standing.ENDED)
 ENDED_STATUSES = frozenset({"canceled"})
 
 
@@ -41,6 +50,13 @@ class Snapshot:
     period_end: datetime | None = None
     ended_at: datetime | None = None
     card_last4: str | None = None
+    # A live subscription set to end: at the period's end, and when (Stripe's date, else
+    # the period's end).
+    cancel_at_period_end: bool = False
+    cancel_at: datetime | None = None
+    # The subscription's latest invoice as Stripe has it (not stored): the reconciliation
+    # sends what it owes when its event was lost.
+    latest_invoice: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 def timestamp(value: object) -> datetime | None:
@@ -52,7 +68,7 @@ def timestamp(value: object) -> datetime | None:
 def current_subscription(subscriptions: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The subscription that decides the workspace's standing: the newest live one, else
     the one that ended last (a resubscription outranks the cancellation before it)."""
-    live = [s for s in subscriptions if s.get("status") in GOOD_STATUSES | DUE_STATUSES]
+    live = [s for s in subscriptions if s.get("status") in LIVE_STATUSES]
     if live:
         return max(live, key=lambda s: (s.get("created") or 0, str(s.get("id"))))
     ended = [s for s in subscriptions if s.get("status") in ENDED_STATUSES]
@@ -101,32 +117,55 @@ def from_subscription(
 ) -> Snapshot:
     if subscription is None:
         return Snapshot(Standing.NONE, card_last4=card)
-    status = subscription.get("status")
-    if status in ENDED_STATUSES:
-        standing = Standing.ENDED
-    elif status in DUE_STATUSES:
-        standing = Standing.DUE
-    else:
-        standing = Standing.GOOD
+    standing = STANDINGS.get(str(subscription.get("status")), Standing.GOOD)
     ended = subscription.get("ended_at") or subscription.get("canceled_at")
+    end = period_end(subscription)
+    at_period_end, cancel_at = _scheduled_end(subscription, end)
+    live = standing is not Standing.ENDED
+    invoice = subscription.get("latest_invoice")  # expanded, or only its id
     return Snapshot(
         standing=standing,
         subscription_id=str(subscription.get("id")),
         plan=plan_of(settings, subscription),
-        period_end=period_end(subscription),
-        ended_at=timestamp(ended) if standing is Standing.ENDED else None,
+        period_end=end,
+        ended_at=None if live else timestamp(ended),
         card_last4=card,
+        # Once ended, the cancellation date says it all.
+        cancel_at_period_end=at_period_end and live,
+        cancel_at=cancel_at if live else None,
+        latest_invoice=invoice if isinstance(invoice, dict) else None,
     )
 
 
+def _scheduled_end(
+    subscription: dict[str, Any], end: datetime | None
+) -> tuple[bool, datetime | None]:
+    """Whether a subscription is set to end, and when. Newer API versions set ``cancel_at``
+    to the period's end along with ``cancel_at_period_end``; older ones leave it null."""
+    at_period_end = subscription.get("cancel_at_period_end") is True
+    cancel_at = timestamp(subscription.get("cancel_at"))
+    if cancel_at is None and at_period_end:
+        cancel_at = end
+    return at_period_end, cancel_at
+
+
 async def fetch(
-    settings: Settings, stripe: Stripe, customer_id: str, subscription_ids: set[str]
+    settings: Settings,
+    stripe: Stripe,
+    customer_id: str,
+    subscription_ids: set[str],
+    listed: bool = False,
 ) -> Snapshot:
     """The customer's state now, from the subscriptions it is known to have (the one on
-    record, and the one the event names). The card is the one Stripe charges: the
+    record, and the one the event names), and with ``listed`` its newest ones too (no
+    event named them: they may be unknown here). The card is the one Stripe charges: the
     subscription's default payment method, else the customer's invoice default, else its
     newest card."""
-    found = [await stripe.subscription(sid) for sid in sorted(subscription_ids)]
+    found: list[dict[str, Any] | None] = []
+    if listed:
+        found += await stripe.newest_subscriptions(customer_id)
+    seen = {s.get("id") for s in found if s is not None}
+    found += [await stripe.subscription(sid) for sid in sorted(subscription_ids - seen)]
     # Only the customer's own: a subscription id never moves a workspace onto another's.
     own = [s for s in found if s is not None and _customer_id(s) == customer_id]
     subscription = current_subscription(own)

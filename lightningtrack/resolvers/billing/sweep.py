@@ -1,5 +1,6 @@
 """Billing's part of the retention sweep: the week-ahead reminder before a cancelled
-workspace is erased, and forgetting handled Stripe event ids.
+workspace is erased, forgetting handled Stripe event ids, and reading Stripe again for
+workspaces no event refreshed for a day (``reconciliation``).
 
 The erasure itself, and the reminder the day before it, are the sweep's own (a cancelled
 workspace is erased like any other whose date has come).
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta
 
 from lightningtrack.models.landlord import EmailMessage, StripeEvent, Workspace, WorkspaceStatus
 from lightningtrack.resolvers import mail
-from lightningtrack.resolvers.billing import customers, notices
+from lightningtrack.resolvers.billing import customers, notices, reconciliation
 from lightningtrack.settings import Settings
 
 WEEK = timedelta(days=7)
@@ -30,7 +31,11 @@ def reminder_key(workspace: Workspace) -> str:
 
 
 async def plan(settings: Settings, now: datetime) -> list[Planned]:
-    return [*await _reminders(settings, now), *await _event_ids(now)]
+    return [
+        *await _reminders(settings, now),
+        *await _event_ids(now),
+        *await reconciliation.plan(settings, now),
+    ]
 
 
 async def _reminders(settings: Settings, now: datetime) -> list[Planned]:

@@ -1,8 +1,10 @@
 """Bringing a workspace to its Stripe customer's current state, and what follows from it.
 
 The rules, whatever the order of events:
-- a paid-up subscription makes the workspace ACTIVE, a failed payment PAST_DUE; both clear
-  any cancellation and its erasure date (resubscribing restores everything);
+- a paid-up subscription makes the workspace ACTIVE, a failed payment PAST_DUE (still
+  writable while Stripe retries), a subscription Stripe stopped collecting UNPAID or
+  PAUSED (read-only, kept without an erasure date until a payment or a cancellation); all
+  clear any cancellation and its erasure date (resubscribing restores everything);
 - an ended subscription makes it CANCELLED and read-only, to be erased 30 days after the
   subscription ended, with a notice now and reminders before;
 - no subscription at all leaves the trial's own course (TRIALING, TRIAL_EXPIRED) alone;
@@ -26,6 +28,12 @@ from lightningtrack.settings import Settings
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 5
+LIVE_STATUS = {
+    Standing.GOOD: WorkspaceStatus.ACTIVE,
+    Standing.DUE: WorkspaceStatus.PAST_DUE,
+    Standing.UNPAID: WorkspaceStatus.UNPAID,
+    Standing.PAUSED: WorkspaceStatus.PAUSED,
+}
 
 
 def cancellation_deletion(cancelled_at: datetime) -> datetime:
@@ -39,6 +47,8 @@ def changes_for(workspace: Workspace, state: Snapshot, fetched_at: datetime) -> 
         "plan": state.plan,
         "current_period_end": state.period_end,
         "card_last4": state.card_last4,
+        "cancel_at_period_end": state.cancel_at_period_end,
+        "cancel_at": state.cancel_at,
         "billing_synced_at": fetched_at,
     }
     if state.standing is Standing.NONE:
@@ -57,9 +67,7 @@ def changes_for(workspace: Workspace, state: Snapshot, fetched_at: datetime) -> 
         if not pending and not same_cancellation:
             changes["deletion_scheduled_at"] = cancellation_deletion(cancelled_at)
     else:
-        target = (
-            WorkspaceStatus.ACTIVE if state.standing is Standing.GOOD else WorkspaceStatus.PAST_DUE
-        )
+        target = LIVE_STATUS[state.standing]
         changes["cancelled_at"] = None
         if not pending:
             changes["deletion_scheduled_at"] = None
@@ -101,27 +109,38 @@ async def sync_workspace(
 ) -> Workspace | None:
     """Fetch the workspace's Stripe state (outside any transaction) and apply it: the
     subscription on record and ``mentioned`` (an event's) are read as Stripe has them."""
+    updated, _ = await refresh(settings, workspace, mentioned)
+    return updated
+
+
+async def refresh(
+    settings: Settings, workspace: Workspace, mentioned: str | None = None, listed: bool = False
+) -> tuple[Workspace | None, Snapshot | None]:
+    """``sync_workspace``, also answering the state read (None without a customer);
+    ``listed`` also reads the customer's newest subscriptions (see ``snapshot.fetch``)."""
     customer_id = workspace.stripe_customer_id
     if customer_id is None:
-        return workspace
+        return workspace, None
     candidates = {s for s in (workspace.stripe_subscription_id, mentioned) if s}
     # Wall time, not the app clock: it orders real fetches, also while tests move the clock.
     fetched_at = datetime.now(UTC)
     async with gateway.connect(settings) as stripe:
-        state = await snapshot.fetch(settings, stripe, customer_id, candidates)
+        state = await snapshot.fetch(settings, stripe, customer_id, candidates, listed)
     updated = await apply(workspace.id, state, fetched_at)
     if updated is not None:
         await notify(settings, updated, state)
-    return updated
+    return updated, state
 
 
 async def notify(settings: Settings, workspace: Workspace, state: Snapshot) -> None:
     """Mail what the state owes. Keyed by the subscription, so it goes out once however
-    often the state is read."""
+    often the state is read while the end is recent (and the key remembered)."""
     if (
         state.standing is not Standing.ENDED
         or workspace.status != WorkspaceStatus.CANCELLED
         or workspace.deletion_scheduled_at is None
+        or workspace.cancelled_at is None
+        or clock.now() - workspace.cancelled_at > notices.CATCH_UP
     ):
         return
     message = notices.subscription_ended(
