@@ -53,6 +53,10 @@ async def queue(to_address: str, mail: Mail, dedupe_key: str | None = None) -> E
             subject=mail.subject,
             text_body=mail.text(),
             html_body=mail.html(),
+            # The clock's time, not the database's: the 30-day mail log, and with it the
+            # dedupe keys that keep reminders single, is pruned by the same clock that
+            # `retention run --as-of` moves.
+            created_at=clock.now(),
             next_attempt_at=clock.now(),
         )
     except IntegrityError:

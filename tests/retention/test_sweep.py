@@ -22,6 +22,8 @@ from lightningtrack.models.landlord import (
     Session,
     Workspace,
 )
+from lightningtrack.resolvers import mail
+from lightningtrack.resolvers.effects import collecting
 from lightningtrack.resolvers.exports import archive_path
 from lightningtrack.settings import Settings
 from tests.conftest import environment_for
@@ -200,6 +202,27 @@ async def test_sweep_deletes_expired_tokens_sessions_and_month_old_mail_log(
     assert await AccountToken.exists(id=tokens["fresh"])
     assert not await EmailMessage.exists(id=old)
     assert await EmailMessage.exists(id=recent)
+
+
+async def test_the_mail_log_ages_by_the_clock_that_queued_it(
+    make_person: MakePerson, sweep: Sweep
+) -> None:
+    """A sweep run ``--as-of`` weeks ahead must see the mails of that moment as recent:
+    their dedupe keys keep reminders single, so pruning them early would mail twice."""
+    person = await make_person("Ulla")
+    ahead = clock.now() + 40 * DAY
+    clock.freeze(ahead)
+    ahead_mail = mail.Mail("ahead", "Ahead", ("Ahead.",))
+    with collecting():
+        message = await mail.queue(person.email, ahead_mail, "ahead:1")
+    assert message is not None and message.created_at == ahead
+    await EmailMessage.filter(id=message.id).update(status=EmailStatus.SENT)
+    await sweep(ahead + 29 * DAY)
+    assert await EmailMessage.exists(id=message.id)
+    with collecting():
+        assert await mail.queue(person.email, ahead_mail, "ahead:1") is None
+    await sweep(ahead + 31 * DAY)
+    assert not await EmailMessage.exists(id=message.id)
 
 
 async def test_mail_whose_job_was_lost_is_sent_by_the_sweep(
