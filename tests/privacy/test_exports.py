@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from lightningtrack import clock
 from lightningtrack.jobs.runner import InProcessRunner
@@ -325,6 +325,7 @@ async def test_the_archive_holds_every_row_as_the_api_shows_it(
     make_client: Any,
     owner: Client,
     other_workspace: Client,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The promised export: a ZIP of UTF-8 JSON arrays with the API's global ids, every row
     of every table, offered through a signed link for 7 days, to the workspace's admins."""
@@ -337,7 +338,18 @@ async def test_the_archive_holds_every_row_as_the_api_shows_it(
     assert export["status"] == "SUCCEEDED" and export["kind"] == "WORKSPACE"
     completed = datetime.fromisoformat(export["completedAt"])
     assert datetime.fromisoformat(export["expiresAt"]) - completed == timedelta(days=7)
-    assert export == (await people["admin"].gql(DATA_EXPORT, {"id": export["id"]}))["dataExport"]
+    # Each read signs the link afresh, stamped with the second it is read in: here the two
+    # reads are stamped a second apart, as they may be in any run (a stamp ahead of the
+    # clock would not verify, so the second one is put behind). The links differ; both
+    # open this export, and everything else reads the same.
+    signed_at = TimestampSigner.get_timestamp
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: signed_at(self) - 1)
+    as_admin = (await people["admin"].gql(DATA_EXPORT, {"id": export["id"]}))["dataExport"]
+    monkeypatch.undo()
+    assert as_admin["downloadUrl"] != export["downloadUrl"]
+    assert {**as_admin, "downloadUrl": None} == {**export, "downloadUrl": None}
+    for read in (export, as_admin):
+        assert exports.export_for_token(settings, token_of(settings, read)) == export_uuid(export)
 
     response = await download(make_client(), settings, export["downloadUrl"])
     assert response.status_code == 200
