@@ -121,6 +121,9 @@ class Settings:
     max_body_bytes: int = 1_048_576
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
+    # Requests with neither session nor API key, per client address.
+    anonymous_rate_limit_per_minute: int = 120
+    anonymous_rate_limit_burst: int = 60
     redis_url: str | None = None
     deletion_grace_days: int = 7
     sweep_interval_seconds: int = 60
@@ -407,6 +410,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "LT_MAX_BODY_BYTES", 1_048_576, minimum=1024),
         rate_limit_per_minute=_int(env, "LT_RATE_LIMIT_PER_MINUTE", 600, minimum=1),
         rate_limit_burst=_int(env, "LT_RATE_LIMIT_BURST", 120, minimum=1),
+        anonymous_rate_limit_per_minute=_int(
+            env, "LT_ANONYMOUS_RATE_LIMIT_PER_MINUTE", 120, minimum=1
+        ),
+        anonymous_rate_limit_burst=_int(env, "LT_ANONYMOUS_RATE_LIMIT_BURST", 60, minimum=1),
         redis_url=redis_url,
         region_storage=_parse_region_storage(env.get("LT_REGION_STORAGE")),
         graphiql=_bool(env, "LT_GRAPHIQL", not production),

@@ -88,11 +88,12 @@ def policy_extension(limits: Limits) -> type[SchemaExtension]:
             execution = self.execution_context
             context = execution.context
             for refusal in (
-                getattr(context, "auth_error", None),
+                # First: a flood of bad keys from one address is told to slow down.
                 getattr(context, "rate_error", None),
+                getattr(context, "auth_error", None),
             ):
                 if isinstance(refusal, AppError):
-                    # A bad or revoked key, or a spent rate limit, fails the whole request.
+                    # A spent rate limit, or a bad or revoked key, fails the whole request.
                     raise GraphQLError(refusal.message, extensions=refusal.extensions)
             document = execution.graphql_document
             assert document is not None
