@@ -12,10 +12,12 @@ A connection costs its page size (``first``/``last``, else the default) times on
 what is selected inside it; any other field with a selection costs one plus its
 children; leaves cost nothing. Introspection fields are left to the introspection switch.
 
-The walk is linear in the document: the fields a selection set collects, and the measure
-of a merged field's selection, depend only on the selection sets involved (not on where
-they are reached from), so each is computed once, however often a fragment is spread.
-A fragment cycle, which validation refuses before execution, is not followed.
+The walk never expands the document: the fields a selection set collects, and the
+measure of a merged field's selection, depend only on the selection sets involved (not on
+where they are reached from), so each is computed once, however often a fragment is
+spread. Its work follows the size of the document, not of the shape it stands for (2^60
+fields, say). A fragment cycle, which validation refuses before execution, is not
+followed.
 """
 
 from __future__ import annotations
