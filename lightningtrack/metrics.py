@@ -90,6 +90,18 @@ RETENTION_ACTIONS = Counter(
     "Retention sweep actions carried out, by kind and outcome.",
     ["kind", "outcome"],
 )
+ACCOUNT_ERASURE_VISITS = Counter(
+    "lightningtrack_account_erasure_visits",
+    "Workspaces visited to anonymise an erased account's rows, by outcome (ok, failed).",
+    ["outcome"],
+)
+ACCOUNT_ERASURES_WAITING = Gauge(
+    "lightningtrack_account_erasures_waiting",
+    "Accounts due for erasure that wait on a workspace that could not be reached, by how "
+    "their 30-day deadline stands: ahead, near (within 3 days) or passed.",
+    ["deadline"],
+    multiprocess_mode="mostrecent",
+)
 BACKUPS = Counter(
     "lightningtrack_backups",
     "Database backups written, by kind (workspace, landlord) and outcome.",

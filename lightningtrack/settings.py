@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -120,6 +121,9 @@ class Settings:
     max_body_bytes: int = 1_048_576
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
+    # Requests with neither session nor API key, per client address.
+    anonymous_rate_limit_per_minute: int = 120
+    anonymous_rate_limit_burst: int = 60
     redis_url: str | None = None
     deletion_grace_days: int = 7
     sweep_interval_seconds: int = 60
@@ -128,6 +132,8 @@ class Settings:
     region_storage: Mapping[str, Path] = field(default_factory=dict)
     metrics_token: str | None = None
     metrics_address: str | None = None
+    # A PEM file of CA certificates trusted for the SMTP server, beside the system's.
+    smtp_ca_file: Path | None = None
     backup_dir: Path = Path("./var/backups")
     backup_schedule: bool = True
     email_poll_seconds: int = 60
@@ -235,6 +241,23 @@ def _stripe(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]
     if base and not base.startswith(("http://", "https://")):
         raise SettingsError("LT_STRIPE_API_BASE must start with http:// or https://.")
     return key, secret, base.rstrip("/") if base else None
+
+
+def _smtp_ca_file(env: Mapping[str, str]) -> Path | None:
+    raw = _optional(env, "LT_SMTP_CA_FILE")
+    if raw is None:
+        return None
+    path = Path(raw)
+    try:
+        # Loaded once here so that a wrong file stops the start, not the first mail.
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        raise SettingsError(f"LT_SMTP_CA_FILE names no readable file: {raw!r}.") from None
+    except (OSError, ssl.SSLError):
+        raise SettingsError(
+            f"LT_SMTP_CA_FILE must be a PEM file of CA certificates; {raw!r} is not one."
+        ) from None
+    return path
 
 
 def _secret_key(env: Mapping[str, str], data_dir: Path, production: bool) -> str:
@@ -362,6 +385,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         backup_key=backup_key,
         metrics_token=metrics_token,
         metrics_address=metrics_address,
+        smtp_ca_file=_smtp_ca_file(env),
         backup_dir=Path(env.get("LT_BACKUP_DIR") or data_dir / "backups"),
         backup_schedule=schedule == "daily",
         host=env.get("LT_HOST") or "127.0.0.1",
@@ -388,6 +412,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "LT_MAX_BODY_BYTES", 1_048_576, minimum=1024),
         rate_limit_per_minute=_int(env, "LT_RATE_LIMIT_PER_MINUTE", 600, minimum=1),
         rate_limit_burst=_int(env, "LT_RATE_LIMIT_BURST", 120, minimum=1),
+        anonymous_rate_limit_per_minute=_int(
+            env, "LT_ANONYMOUS_RATE_LIMIT_PER_MINUTE", 120, minimum=1
+        ),
+        anonymous_rate_limit_burst=_int(env, "LT_ANONYMOUS_RATE_LIMIT_BURST", 60, minimum=1),
         redis_url=redis_url,
         region_storage=_parse_region_storage(env.get("LT_REGION_STORAGE")),
         graphiql=_bool(env, "LT_GRAPHIQL", not production),

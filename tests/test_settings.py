@@ -153,6 +153,12 @@ def test_defaults_use_var_and_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert settings.trial_days == 14
     assert settings.broker_url is None
     assert settings.smtp_url is None
+    assert settings.smtp_ca_file is None
+    assert (settings.rate_limit_per_minute, settings.rate_limit_burst) == (600, 120)
+    assert (
+        settings.anonymous_rate_limit_per_minute,
+        settings.anonymous_rate_limit_burst,
+    ) == (120, 60)
     assert settings.stripe_api_key is None
     assert not settings.billing_enabled
     assert settings.backup_key is None
@@ -237,6 +243,8 @@ def test_configured_secret_key_writes_no_file(tmp_path: Path) -> None:
             {"LT_POOL_MAX_CONNECTIONS": "2", "LT_POOL_SIZE_PER_WORKSPACE": "3"},
             "LT_POOL_SIZE_PER_WORKSPACE",
         ),
+        ({"LT_ANONYMOUS_RATE_LIMIT_BURST": "0"}, "LT_ANONYMOUS_RATE_LIMIT_BURST"),
+        ({"LT_ANONYMOUS_RATE_LIMIT_PER_MINUTE": "x"}, "LT_ANONYMOUS_RATE_LIMIT_PER_MINUTE"),
         ({"LT_GRAPHIQL": "maybe"}, "LT_GRAPHIQL"),
         ({"LT_INTROSPECTION": "2"}, "LT_INTROSPECTION"),
         ({"LT_ENV": "production", "LT_PUBLIC_URL": "http://x.example"}, "LT_PUBLIC_URL"),

@@ -52,18 +52,24 @@ def _write_outbox(settings: Settings, message: EmailMessage, mime: MimeMessage) 
     return final
 
 
-async def _send_smtp(url: str, mime: MimeMessage) -> None:
+async def _send_smtp(settings: Settings, url: str, mime: MimeMessage) -> None:
     parts = urlsplit(url)
     implicit_tls = parts.scheme == "smtps"
+    username = unquote(parts.username) if parts.username else None
+    # smtp://: STARTTLS whenever the server offers it, and always before credentials
+    # are sent (a server that stops offering it cannot have them in clear). Either way
+    # the certificate must verify; a failure fails the attempt, never falls back.
+    start_tls = False if implicit_tls else (True if username else None)
     await aiosmtplib.send(
         mime,
         hostname=parts.hostname or "127.0.0.1",
         port=parts.port or (465 if implicit_tls else 25),
-        username=unquote(parts.username) if parts.username else None,
+        username=username,
         password=unquote(parts.password) if parts.password else None,
         use_tls=implicit_tls,
-        # smtp://: STARTTLS whenever the server offers it.
-        start_tls=None if not implicit_tls else False,
+        start_tls=start_tls,
+        validate_certs=True,
+        cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         timeout=30,
     )
 
@@ -84,7 +90,7 @@ async def send_email(settings: Settings, email_id: str) -> None:
     mime = build(settings, message)
     try:
         if settings.smtp_url:
-            await _send_smtp(settings.smtp_url, mime)
+            await _send_smtp(settings, settings.smtp_url, mime)
         else:
             await asyncio.to_thread(_write_outbox, settings, message, mime)
     except Exception as error:

@@ -49,6 +49,8 @@ class Account(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     deletion_scheduled_at = fields.DatetimeField(null=True)
+    # When the pending deletion was asked for: the erasure is promised within 30 days.
+    deletion_requested_at = fields.DatetimeField(null=True)
 
     class Meta:
         app = "landlord"
@@ -312,3 +314,32 @@ class StripeEvent(Model):
     class Meta:
         app = "landlord"
         table = "stripe_event"
+
+
+class ErasureProgress(Model):
+    """A workspace whose database may hold rows naming an account (its issues, comments,
+    time entries): recorded when a membership ends and when the account's deletion is
+    asked for, so that the erasure still finds it once the membership is gone; and how
+    far the account's erasure got there. Goes with the account or the workspace."""
+
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "landlord.Account", related_name="erasure_progress", on_delete=fields.CASCADE
+    )
+    account_id: uuid.UUID
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "landlord.Workspace", related_name="erasure_progress", on_delete=fields.CASCADE
+    )
+    workspace_id: uuid.UUID
+    recorded_at = fields.DatetimeField()
+    # Set once the account's rows in that workspace are anonymous.
+    done_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+    last_error = fields.CharField(max_length=500, null=True)
+    # A workspace that could not be reached is tried again from then on.
+    next_attempt_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        app = "landlord"
+        table = "erasure_progress"
+        unique_together = (("account", "workspace"),)

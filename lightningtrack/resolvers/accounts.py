@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from lightningtrack import clock
 from lightningtrack.errors import BadUserInput, Conflict, Unauthenticated
 from lightningtrack.models.landlord import Account, AccountToken
 from lightningtrack.resolvers import mail, passwords, sessions, tokens
@@ -68,6 +69,10 @@ async def authenticate(email: str, password: str) -> Account:
         account.password_hash if account else None, password
     )
     if account is None or not matches:
+        raise Unauthenticated(INVALID_CREDENTIALS)
+    scheduled = account.deletion_scheduled_at
+    if scheduled is not None and scheduled <= clock.now():
+        # Its erasure is due or under way: nothing more may be written in its name.
         raise Unauthenticated(INVALID_CREDENTIALS)
     if new_hash is not None:
         account.password_hash = new_hash

@@ -11,20 +11,22 @@ from tortoise.transactions import in_transaction
 
 from lightningtrack import clock
 from lightningtrack.errors import BadUserInput, Conflict
-from lightningtrack.models import workspace as wsm
 from lightningtrack.models.landlord import (
     Account,
+    AccountToken,
+    ApiKey,
     DataExport,
     EmailMessage,
     Invitation,
     Membership,
     RequestLog,
     Role,
+    Session,
     Workspace,
     WorkspaceStatus,
     WorkspaceTombstone,
 )
-from lightningtrack.resolvers import passwords, permissions
+from lightningtrack.resolvers import erasure_progress, passwords, permissions
 from lightningtrack.resolvers.billing import customers
 from lightningtrack.resolvers.exports import archive_path
 from lightningtrack.settings import Settings
@@ -123,17 +125,30 @@ async def schedule_account_deletion(settings: Settings, account: Account, passwo
             workspaces=slugs,
         )
     if account.deletion_scheduled_at is None:
-        account.deletion_scheduled_at = clock.now() + grace(settings)
-        await account.save(update_fields=["deletion_scheduled_at"])
+        now = clock.now()
+        account.deletion_scheduled_at = now + grace(settings)
+        account.deletion_requested_at = now
+        async with in_transaction(LANDLORD):
+            await account.save(update_fields=["deletion_scheduled_at", "deletion_requested_at"])
+            # The workspaces to visit, as of the request: memberships may end meanwhile.
+            await erasure_progress.record(account.id, await _membership_workspaces(account))
     return account
 
 
 async def cancel_account_deletion(account: Account) -> Account:
     if account.deletion_scheduled_at is None:
         raise Conflict("This account is not scheduled for deletion.")
+    if await erasure_progress.started(account.id):
+        raise Conflict("The erasure of this account is under way and cannot be undone.")
     account.deletion_scheduled_at = None
-    await account.save(update_fields=["deletion_scheduled_at"])
+    account.deletion_requested_at = None
+    await account.save(update_fields=["deletion_scheduled_at", "deletion_requested_at"])
     return account
+
+
+async def _membership_workspaces(account: Account) -> list[uuid.UUID]:
+    found = await Membership.filter(account_id=account.id).values_list("workspace_id", flat=True)
+    return [uuid.UUID(str(w)) for w in found]
 
 
 async def erase_workspace(settings: Settings, tenancy: Tenancy, workspace_id: uuid.UUID) -> bool:
@@ -178,7 +193,13 @@ async def erase_workspace(settings: Settings, tenancy: Tenancy, workspace_id: uu
 
 async def erase_account(settings: Settings, tenancy: Tenancy, account_id: uuid.UUID) -> bool:
     """Erase an account whose deletion date has come. Its issues, comments and time entries
-    stay in every workspace, with creator, assignee, author and account set to null."""
+    stay in every workspace, with creator, assignee, author and account set to null.
+
+    The account is locked out first (sessions, keys, tokens and memberships end, so that
+    nothing new is written in its name), then each workspace it may have rows in is
+    visited (see ``erasure_progress``); the account itself goes only once every one is
+    done. True once erased; False while it waits, for its date or for a workspace.
+    """
     account = await Account.get_or_none(id=account_id)
     now = clock.now()
     if (
@@ -190,24 +211,30 @@ async def erase_account(settings: Settings, tenancy: Tenancy, account_id: uuid.U
     if await sole_owner_of(account):
         log.warning("account %s is due for erasure but is a sole owner; postponed", account.id)
         return False
-    limit = asyncio.Semaphore(settings.migrate_concurrency)
-
-    async def scrub(workspace: Workspace) -> None:
-        async with limit, tenancy.workspace(workspace):
-            await wsm.Issue.filter(creator_id=account.id).update(creator_id=None)
-            await wsm.Issue.filter(assignee_id=account.id).update(assignee_id=None)
-            await wsm.Comment.filter(author_id=account.id).update(author_id=None)
-            await wsm.TimeEntry.filter(account_id=account.id).update(account_id=None)
-
-    # Every workspace, not only current ones: a former member's rows name them too.
-    await asyncio.gather(*(scrub(w) for w in await Workspace.all()))
+    await _lock_out(account)
+    await erasure_progress.visit_due(settings, tenancy, account)
+    if await erasure_progress.remaining(account.id):
+        await erasure_progress.report()
+        return False
     for export in await DataExport.filter(account_id=account.id):
         await asyncio.to_thread(archive_path(settings, export).unlink, missing_ok=True)
     async with in_transaction(LANDLORD):
         await EmailMessage.filter(to_address=account.email).delete()
         await Invitation.filter(email_key=account.email_key).delete()
         await RequestLog.filter(account_id=account.id).delete()
-        # Sessions, tokens, memberships and exports go with the row (ON DELETE CASCADE).
+        # Exports and erasure progress go with the row (ON DELETE CASCADE).
         await Account.filter(id=account.id).delete()
+    await erasure_progress.report()
     log.info("erased account %s", account.id)
     return True
+
+
+async def _lock_out(account: Account) -> None:
+    """End everything that acts in the account's name, keeping the workspaces it was in
+    (as of now, beside those recorded before) for the visits. Repeatable."""
+    async with in_transaction(LANDLORD):
+        await erasure_progress.record(account.id, await _membership_workspaces(account))
+        await Membership.filter(account_id=account.id).delete()
+        await Session.filter(account_id=account.id).delete()
+        await ApiKey.filter(created_by_id=account.id).delete()
+        await AccountToken.filter(account_id=account.id).delete()

@@ -13,7 +13,7 @@ from lightningtrack import clock
 from lightningtrack.errors import BadUserInput, Conflict, Forbidden, NotFound
 from lightningtrack.models import joins
 from lightningtrack.models.landlord import Account, Invitation, Membership, Role
-from lightningtrack.resolvers import ids, mail, permissions, tokens
+from lightningtrack.resolvers import erasure_progress, ids, mail, permissions, tokens
 from lightningtrack.resolvers.accounts import normalize_email
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.binding import bound_workspace_id
@@ -151,6 +151,8 @@ async def remove(membership: Membership, account_global_id: str) -> str:
     async with in_transaction(LANDLORD):
         await _keep_an_owner(membership.workspace_id, target)
         await Membership.filter(id=target.id).delete()
+        # Their rows stay in the workspace: an erasure of the account must still come.
+        await erasure_progress.record(target.account_id, [membership.workspace_id])
     return account_global_id
 
 

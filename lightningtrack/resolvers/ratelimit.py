@@ -1,12 +1,19 @@
-"""Rate limits: token buckets per API key and per signed-in account, and sign-in throttling.
+"""Rate limits: token buckets per API key, per signed-in account and, for requests with
+neither, per client address; and sign-in throttling.
 
 Counters live in this process, or in Redis when ``LT_REDIS_URL`` is set, so that several
 server processes share them. Redis runs each bucket update as one Lua script: atomic,
 one round trip.
+
+The client address is the ASGI scope's, which the server (uvicorn) sets from the
+connection, or from ``X-Forwarded-For`` only when the connection comes from a proxy it
+was told to trust (``FORWARDED_ALLOW_IPS``); a header a client sends itself changes
+nothing here. An IPv6 client is counted by its /64, the block one subscriber holds.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -93,19 +100,20 @@ return {allowed, tostring(tokens)}
 
 
 class RedisStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str = "lt") -> None:
         self.redis: Redis = Redis.from_url(url)
         self._take = self.redis.register_script(_TAKE)
+        self.namespace = namespace
 
     async def take(self, key: str, capacity: int, per_second: float) -> tuple[bool, float, float]:
         allowed, left = await self._take(
-            keys=[f"lt:rate:{key}"], args=[capacity, per_second, time.time()]
+            keys=[f"{self.namespace}:rate:{key}"], args=[capacity, per_second, time.time()]
         )
         tokens = float(left)
         return bool(allowed), tokens, (1.0 - tokens) / per_second if tokens < 1 else 0.0
 
     async def failures(self, key: str, add: bool) -> tuple[int, float]:
-        name = f"lt:fail:{key}"
+        name = f"{self.namespace}:fail:{key}"
         now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zremrangebyscore(name, 0, now - FAILURE_WINDOW)
@@ -120,25 +128,48 @@ class RedisStore:
         return int(results[-1]), age
 
     async def forget(self, key: str) -> None:
-        await self.redis.delete(f"lt:fail:{key}")
+        await self.redis.delete(f"{self.namespace}:fail:{key}")
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+ANONYMOUS = "anon:"
+
+
+def anonymous(address: str) -> str:
+    """The principal of a request without session or API key: its client address (an
+    IPv6 one by its /64, an IPv4-mapped one as the IPv4 address)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return ANONYMOUS + address[:64]  # no address from the server (a test client, a socket)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return ANONYMOUS + str(parsed.ipv4_mapped)
+        return ANONYMOUS + str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return ANONYMOUS + str(parsed)
 
 
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         self.capacity = settings.rate_limit_burst
         self.per_second = settings.rate_limit_per_minute / 60.0
+        self.anonymous_capacity = settings.anonymous_rate_limit_burst
+        self.anonymous_per_second = settings.anonymous_rate_limit_per_minute / 60.0
         self.store: Store = RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
 
     async def check(self, principal: str) -> Decision:
-        """One request of ``principal`` (an API key or account id)."""
-        allowed, left, wait = await self.store.take(principal, self.capacity, self.per_second)
-        full = (self.capacity - left) / self.per_second
+        """One request of ``principal``: an API key or account id, or ``anonymous(address)``
+        (its own, smaller bucket)."""
+        capacity, rate = self.capacity, self.per_second
+        if principal.startswith(ANONYMOUS):
+            capacity, rate = self.anonymous_capacity, self.anonymous_per_second
+        allowed, left, wait = await self.store.take(principal, capacity, rate)
+        full = (capacity - left) / rate
         return Decision(
             allowed=allowed,
-            limit=self.capacity,
+            limit=capacity,
             remaining=max(0, math.floor(left)),
             reset_seconds=math.ceil(full),
             retry_after=0 if allowed else max(1, math.ceil(wait)),

@@ -35,7 +35,7 @@ from lightningtrack.models.landlord import (
     Workspace,
     WorkspaceStatus,
 )
-from lightningtrack.resolvers import erasure, integration_sweep, mail
+from lightningtrack.resolvers import erasure, erasure_progress, integration_sweep, mail
 from lightningtrack.resolvers.billing import sweep as billing_sweep
 from lightningtrack.resolvers.effects import Job, defer_job
 from lightningtrack.resolvers.exports import archive_folders, archive_path, export_job
@@ -208,7 +208,9 @@ async def _account_erasure_actions(
     actions: list[Action] = []
     for account in await Account.filter(deletion_scheduled_at__lte=now + REMINDER_LEAD):
         assert account.deletion_scheduled_at is not None
-        reminded = await _reminded(account_reminder_key(account))
+        # An erasure under way was reminded of, even once the mail log forgot it.
+        started = await erasure_progress.started(account.id)
+        reminded = started or await _reminded(account_reminder_key(account))
         due = account.deletion_scheduled_at <= now
         label = str(account.id)
         if due and reminded:

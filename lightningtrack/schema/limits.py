@@ -1,10 +1,8 @@
 """Limits that keep the API standing, checked before execution, and the API-key rules.
 
-Depth, aliases and cost are measured on the operation with its fragments expanded (a
-fragment used twice counts twice; a fragment cycle, already refused by validation, is
-not followed). A connection costs its page size (``first``/``last``, else the default)
-times one plus what is selected inside it; any other field with a selection costs one
-plus its children. Introspection fields are left to the introspection switch.
+Depth, aliases and cost are those of what execution will run (see ``measure``): skipped
+fields do not count, fields that execution merges count once, and the cost reported on
+request (``"extensions": {"cost": true}``) is the one checked.
 """
 
 from __future__ import annotations
@@ -15,22 +13,17 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
-    FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    VariableNode,
 )
 from strawberry.extensions import SchemaExtension
 
 from lightningtrack.errors import AppError
 from lightningtrack.resolvers.api_keys import ApiKeyScope, scopes_of
-from lightningtrack.resolvers.pagination import DEFAULT_PAGE, MAX_PAGE
+from lightningtrack.schema.measure import measure
 
 
 @dataclass(frozen=True)
@@ -41,78 +34,8 @@ class Limits:
     max_cost: int = 10_000
 
 
-@dataclass
-class Measure:
-    depth: int = 0
-    aliases: int = 0
-    cost: int = 0
-
-
 def _too_complex(message: str, **extra: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX", **extra})
-
-
-class _Walker:
-    def __init__(
-        self,
-        fragments: dict[str, FragmentDefinitionNode],
-        variables: dict[str, Any],
-        connections: frozenset[str],
-    ) -> None:
-        self.fragments = fragments
-        self.variables = variables
-        self.connections = connections
-
-    def page_size(self, field: FieldNode) -> int:
-        for argument in field.arguments or ():
-            name = argument.name.value
-            if name in ("first", "last"):
-                value = argument.value
-                given: object = None
-                if isinstance(value, IntValueNode):
-                    given = int(value.value)
-                elif isinstance(value, VariableNode):
-                    given = self.variables.get(value.name.value)
-                if isinstance(given, int):
-                    # Refused here, before execution, so that a mutation asking for a page
-                    # too large is not run first and reported as failed after.
-                    if not 0 <= given <= MAX_PAGE:
-                        raise GraphQLError(
-                            f"{name} must be between 0 and {MAX_PAGE}.",
-                            extensions={"code": "BAD_USER_INPUT", "field": name},
-                        )
-                    return given
-        return DEFAULT_PAGE
-
-    def walk(self, selection_set: SelectionSetNode | None, seen: frozenset[str]) -> Measure:
-        total = Measure()
-        if selection_set is None:
-            return total
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                if selection.name.value.startswith("__"):
-                    continue
-                child = self.walk(selection.selection_set, seen)
-                total.aliases += child.aliases + (1 if selection.alias else 0)
-                total.depth = max(total.depth, child.depth + 1)
-                if selection.name.value in self.connections:
-                    total.cost += self.page_size(selection) * (1 + child.cost)
-                elif selection.selection_set is not None:
-                    total.cost += 1 + child.cost
-            else:
-                if isinstance(selection, FragmentSpreadNode):
-                    name = selection.name.value
-                    fragment = self.fragments.get(name)
-                    if fragment is None or name in seen:
-                        continue
-                    child = self.walk(fragment.selection_set, seen | {name})
-                else:
-                    assert isinstance(selection, InlineFragmentNode)
-                    child = self.walk(selection.selection_set, seen)
-                total.aliases += child.aliases
-                total.depth = max(total.depth, child.depth)
-                total.cost += child.cost
-        return total
 
 
 # graphql-core compares the fields of a selection set pairwise while validating; a few
@@ -145,18 +68,6 @@ def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitio
     return next((o for o in operations if o.name and o.name.value == name), None)
 
 
-def measure(
-    document: DocumentNode,
-    operation: OperationDefinitionNode,
-    variables: dict[str, Any],
-    connections: frozenset[str],
-) -> Measure:
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    return _Walker(fragments, variables, connections).walk(operation.selection_set, frozenset())
-
-
 def policy_extension(limits: Limits) -> type[SchemaExtension]:
     """The extension class for these limits (a class, built once per schema)."""
 
@@ -177,11 +88,12 @@ def policy_extension(limits: Limits) -> type[SchemaExtension]:
             execution = self.execution_context
             context = execution.context
             for refusal in (
-                getattr(context, "auth_error", None),
+                # First: a flood of bad keys from one address is told to slow down.
                 getattr(context, "rate_error", None),
+                getattr(context, "auth_error", None),
             ):
                 if isinstance(refusal, AppError):
-                    # A bad or revoked key, or a spent rate limit, fails the whole request.
+                    # A spent rate limit, or a bad or revoked key, fails the whole request.
                     raise GraphQLError(refusal.message, extensions=refusal.extensions)
             document = execution.graphql_document
             assert document is not None

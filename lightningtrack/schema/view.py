@@ -21,7 +21,7 @@ from lightningtrack.errors import AppError, RateLimited, Unauthenticated
 from lightningtrack.jobs.runner import Runner
 from lightningtrack.resolvers import api_keys, sessions, workspaces
 from lightningtrack.resolvers.effects import collecting
-from lightningtrack.resolvers.ratelimit import RateLimiter
+from lightningtrack.resolvers.ratelimit import RateLimiter, anonymous
 from lightningtrack.resolvers.request_log import Entry, RequestLogWriter
 from lightningtrack.schema import build_schema, graphiql
 from lightningtrack.schema.context import Context
@@ -111,6 +111,7 @@ class GraphQLView(GraphQLOverHTTP, GraphQL[Context, None]):
                 auth = await api_keys.authenticate(secret.strip())
             except AppError as error:
                 context.auth_error = error
+                await self._rate_limit(context, anonymous(context.client_ip))
                 return context
             context.api_key = auth.key
             context.account = auth.membership.account
@@ -123,6 +124,8 @@ class GraphQLView(GraphQLOverHTTP, GraphQL[Context, None]):
             context.session = session
             context.account = session.account
             await self._rate_limit(context, f"account:{session.account_id}")
+        else:
+            await self._rate_limit(context, anonymous(context.client_ip))
         slug = request.headers.get("x-workspace")
         if slug:
             if context.account is None:
