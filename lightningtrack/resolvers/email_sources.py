@@ -87,7 +87,12 @@ async def create(settings: Settings, membership: Membership, data: dict[str, Any
         raise BadUserInput("Not an email address.", field="input.address")
     project = await _project(data["project_id"], "input.projectId")
     use_tls = True if data.get("use_tls") is None else bool(data["use_tls"])
-    port = data.get("imap_port") or (993 if use_tls else 143)
+    starttls = bool(data.get("start_tls"))
+    if starttls and not use_tls:
+        raise BadUserInput(
+            "STARTTLS is a way of using TLS: leave useTls on.", field="input.startTls"
+        )
+    port = data.get("imap_port") or (993 if use_tls and not starttls else 143)
     valid.integer(port, "input.imapPort", minimum=1, maximum=65535)
     host = await _server(settings, data["imap_host"], port, use_tls)
     username = valid.text(data["username"], "input.username", minimum=1, maximum=320)
@@ -106,6 +111,7 @@ async def create(settings: Settings, membership: Membership, data: dict[str, Any
         username=username,
         password_encrypted=credentials.encrypt(settings, bound_workspace_id(), password),
         use_tls=use_tls,
+        starttls=starttls,
         folder=folder,
     )
     await _due_now(source)

@@ -30,6 +30,9 @@ class EmailSource(Node):
     imap_port: int
     username: str
     use_tls: bool
+    start_tls: bool = strawberry.field(
+        description="TLS by STARTTLS on a plain connection (port 143), not implicit TLS."
+    )
     folder: str
 
     @classmethod
@@ -47,6 +50,7 @@ class EmailSource(Node):
             imap_port=row.imap_port,
             username=row.username,
             use_tls=row.use_tls,
+            start_tls=row.starttls,
             folder=row.folder,
         )
 
@@ -61,7 +65,12 @@ class EmailSourceCreateInput:
     username: str
     password: str
     use_tls: bool | None = strawberry.field(
-        default=None, description="Implicit TLS (IMAPS, port 993 by default); true unless set."
+        default=None, description="TLS, verified; true unless set (false: development only)."
+    )
+    start_tls: bool | None = strawberry.field(
+        default=None,
+        description="With useTls: STARTTLS on a plain connection (port 143 by default) instead "
+        "of implicit TLS (port 993 by default). The server must offer it.",
     )
     folder: str | None = strawberry.field(default=None, description='"INBOX" unless set.')
 
