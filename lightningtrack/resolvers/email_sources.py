@@ -112,6 +112,7 @@ async def create(settings: Settings, membership: Membership, data: dict[str, Any
         password_encrypted=credentials.encrypt(settings, bound_workspace_id(), password),
         use_tls=use_tls,
         starttls=starttls,
+        notify_senders=bool(data.get("notify_senders")),
         folder=folder,
     )
     await _due_now(source)
@@ -143,6 +144,9 @@ async def update(
     if "enabled" in changes:
         valid.required(changes["enabled"], "input.enabled")
         values["enabled"] = bool(changes["enabled"])
+    if "notify_senders" in changes:
+        valid.required(changes["notify_senders"], "input.notifySenders")
+        values["notify_senders"] = bool(changes["notify_senders"])
     if values:
         await EmailSource.filter(id=source.id).update(**values)
     if values.get("enabled") or "password_encrypted" in values:

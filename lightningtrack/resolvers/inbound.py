@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from email.message import EmailMessage, MIMEPart
 from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 from tortoise.exceptions import IntegrityError
@@ -29,18 +28,17 @@ from tortoise.transactions import in_transaction
 
 from lightningtrack.models.integrations import EmailSource, InboundMessage
 from lightningtrack.models.landlord import Account, Membership
+from lightningtrack.models.notifications import IssueSender
 from lightningtrack.models.workspace import Comment, Issue
-from lightningtrack.resolvers import events, issues
+from lightningtrack.resolvers import events, issues, notifications, threads
 from lightningtrack.tenancy.config import WORKSPACE
 
 if TYPE_CHECKING:
     from lightningtrack.models.landlord import Workspace
-    from lightningtrack.settings import Settings
 
 MAX_TEXT = 65536
 LABEL = "email"
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
-_THREAD = re.compile(r"^<issue-(\d{1,18})\.([0-9a-f]{32})@[^<>\s]+>$")
 _QUOTE_HEADER = re.compile(r"^(On .{1,300} wrote:|-{2,} ?Original Message ?-{2,})\s*$", re.I)
 
 
@@ -62,13 +60,6 @@ class Inbound:
         if self.sender_name:
             return f"{self.sender_name} <{self.sender_address}>"
         return self.sender_address
-
-
-def thread_id(settings: Settings, workspace_id: uuid.UUID, issue_id: int) -> str:
-    """The Message-ID of an issue's notification thread: mails about the issue carry it
-    (as their thread root) and replies to them name it."""
-    host = urlsplit(settings.public_url).hostname or "localhost"
-    return f"<issue-{issue_id}.{workspace_id.hex}@{host}>"
 
 
 def synthetic_id(raw: bytes) -> str:
@@ -166,9 +157,9 @@ def strip_quoted(text: str) -> str:
 
 async def thread_issue(workspace_id: uuid.UUID, references: tuple[str, ...]) -> Issue | None:
     for reference in reversed(references):
-        match = _THREAD.match(reference)
-        if match and match.group(2) == workspace_id.hex:
-            issue = await Issue.get_or_none(id=int(match.group(1)))
+        issue_id = threads.issue_of(reference, workspace_id)
+        if issue_id is not None:
+            issue = await Issue.get_or_none(id=issue_id)
             if issue is not None:
                 return issue
     if not references:
@@ -233,6 +224,7 @@ async def _comment(
         body = f"From: {mail.sender}\n\n{body}"
     comment = await Comment.create(issue_id=issue.id, author_id=author, body=body[:MAX_TEXT])
     await events.emit(workspace, "COMMENT_CREATED", comment)
+    await notifications.owe_comment(workspace, issue, comment)
     return comment
 
 
@@ -246,5 +238,13 @@ async def _issue(
     }
     issue = await issues.insert(source.project_id, **values)
     await issues.set_labels(issue, [LABEL])
+    if author is None and source.notify_senders:
+        # Kept only to answer them: it goes with the issue (see notifications).
+        await IssueSender.create(
+            issue_id=issue.id,
+            name=mail.sender_name,
+            address=mail.sender_address,
+            message_id=mail.message_id,
+        )
     await events.emit(workspace, "ISSUE_CREATED", issue)
     return issue

@@ -16,6 +16,11 @@ from lightningtrack.schema.inputs import provided
 from lightningtrack.schema.tracking import DeletePayload, Project
 from lightningtrack.schema.types import Node
 
+NOTIFY_SENDERS = (
+    "Members' comments on an issue that an outside sender mailed in are mailed to that "
+    "sender (whose address is then kept with the issue), with Reply-To this mailbox."
+)
+
 
 @strawberry.type(name="EmailSource")
 class EmailSource(Node):
@@ -34,6 +39,7 @@ class EmailSource(Node):
         description="TLS by STARTTLS on a plain connection (port 143), not implicit TLS."
     )
     folder: str
+    notify_senders: bool = strawberry.field(description=NOTIFY_SENDERS)
 
     @classmethod
     def from_model(cls, row: models.EmailSource) -> Self:
@@ -52,6 +58,7 @@ class EmailSource(Node):
             use_tls=row.use_tls,
             start_tls=row.starttls,
             folder=row.folder,
+            notify_senders=row.notify_senders,
         )
 
 
@@ -73,6 +80,9 @@ class EmailSourceCreateInput:
         "of implicit TLS (port 993 by default). The server must offer it.",
     )
     folder: str | None = strawberry.field(default=None, description='"INBOX" unless set.')
+    notify_senders: bool | None = strawberry.field(
+        default=None, description=NOTIFY_SENDERS + " False unless set."
+    )
 
 
 @strawberry.input
@@ -81,6 +91,9 @@ class EmailSourceUpdateInput:
     project_id: strawberry.ID | None = strawberry.UNSET
     enabled: bool | None = strawberry.UNSET
     password: str | None = strawberry.UNSET
+    notify_senders: bool | None = strawberry.field(
+        default=strawberry.UNSET, description=NOTIFY_SENDERS
+    )
 
 
 @strawberry.type
