@@ -54,6 +54,8 @@ class Inbound:
     sender_name: str
     sender_address: str
     references: tuple[str, ...]
+    # Written by a program (RFC 3834's Auto-Submitted): an autoreply, a bounce.
+    automatic: bool = False
 
     @property
     def sender(self) -> str:
@@ -126,6 +128,7 @@ def parse(raw: bytes) -> Inbound:
             for value in message.get_all(header, []):
                 references += _MESSAGE_ID.findall(str(value))
         text = _body(message)
+        automatic = str(message.get("auto-submitted", "no")).strip().lower() != "no"
     except Malformed:
         raise
     except Exception as error:  # the parser's and header classes' many failure modes
@@ -139,6 +142,7 @@ def parse(raw: bytes) -> Inbound:
         sender_name=name.replace("\x00", "").strip()[:200],
         sender_address=address.lower(),
         references=tuple(dict.fromkeys(references[-50:])),
+        automatic=automatic,
     )
 
 
@@ -192,10 +196,15 @@ async def record_skipped(source: EmailSource, message_id: str, why: str) -> None
 
 
 async def handle(workspace: Workspace, source: EmailSource, mail: Inbound) -> str:
-    """Make the message an issue or a comment, once: "issue", "comment" or "duplicate"."""
+    """Make the message an issue or a comment, once: "issue", "comment", "duplicate" or
+    "automatic" (an autoreply to a thread, recorded and left: it would only be mailed on,
+    and two out-of-office replies could answer each other's notifications for ever)."""
     if await InboundMessage.exists(message_id=mail.message_id):
         return "duplicate"
     issue = await thread_issue(workspace.id, mail.references)
+    if issue is not None and mail.automatic:
+        await record_skipped(source, mail.message_id, "An automatic reply (Auto-Submitted).")
+        return "automatic"
     author = await _member(workspace.id, mail.sender_address)
     try:
         async with in_transaction(WORKSPACE):

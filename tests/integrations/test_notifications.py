@@ -46,9 +46,11 @@ async def assign(client: Client, issue_id: str, assignee: str | None) -> None:
     await client.gql(ISSUE_UPDATE, {"id": issue_id, "input": {"assigneeId": assignee}})
 
 
-def reply_to(mail: EmailMessage, sender: str, text: str) -> bytes:
+def reply_to(mail: EmailMessage, sender: str, text: str, **headers: str) -> bytes:
     """A reply as a mail client writes it: to Reply-To, threaded below ``mail``."""
     answer = EmailMessage()
+    for name, value in headers.items():
+        answer[name.replace("_", "-")] = value
     answer["From"] = sender
     answer["To"] = str(mail["Reply-To"])
     answer["Subject"] = f"Re: {mail['Subject']}"
@@ -104,6 +106,7 @@ async def test_assignment_mail_answered_by_mail_becomes_a_comment(
     assert mail["Subject"] == f"[{issue['key']}] Login fails"
     assert mail["In-Reply-To"] == thread and mail["References"] == thread
     assert mail["Reply-To"] == SUPPORT
+    assert mail["Auto-Submitted"] == "auto-generated"  # no autoresponder answers it
     text = plain(mail)
     assert f"Owner assigned {issue['key']} “Login fails” to you" in text
     assert "Since Monday." in text and "Reply to this mail to comment" in text
@@ -134,6 +137,16 @@ async def test_assignment_mail_answered_by_mail_becomes_a_comment(
         latest = mails_to(settings, address, "issue_commented")[-1]
         assert "A reply by mail arrived" in plain(latest)
     assert mails_to(settings, "carla@customer.example") == []
+    # An out-of-office answer to the thread is recorded and left; new automatic mail (an
+    # alert, say) still becomes an issue.
+    away = reply_to(told, f"Mia <{mia_email}>", "I am away.", Auto_Submitted="auto-replied")
+    imap.mailbox.append(away)
+    alert, _ = message("Disk full", sender="monitor@acme.example")
+    imap.mailbox.append(alert.replace(b"Subject:", b"Auto-Submitted: auto-generated\nSubject:", 1))
+    assert (await poll(owner, source["id"]))["lastError"] is None
+    first, second = await issues_of(owner, project["id"])
+    assert len(first["comments"]["nodes"]) == 2 and second["title"] == "Disk full"
+    await jobs.drain()
     # Each mail has a Message-ID of its own.
     every = [m["Message-ID"] for a in (ann_email, mia_email) for m in about_issues(settings, a)]
     assert len(every) == 4 == len(set(every))
