@@ -137,6 +137,8 @@ class Settings:
     backup_dir: Path = Path("./var/backups")
     backup_schedule: bool = True
     email_poll_seconds: int = 60
+    # Certificate authorities trusted for IMAP besides the system's (a private CA).
+    imap_ca_file: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -191,6 +193,18 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 def _optional(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
     return value if value else None
+
+
+def _ca_file(env: Mapping[str, str], name: str) -> Path | None:
+    raw = _optional(env, name)
+    if raw is None:
+        return None
+    path = Path(raw)
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=str(path))
+    except (OSError, ssl.SSLError, ValueError):
+        raise SettingsError(f"{name} must name a readable file of PEM certificates.") from None
+    return path
 
 
 def _parse_regions(raw: str | None, default: DatabaseURL) -> dict[str, DatabaseURL]:
@@ -368,6 +382,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"LT_BACKUP_SCHEDULE must be daily or off, not {schedule!r}.")
 
     return Settings(
+        imap_ca_file=_ca_file(env, "LT_IMAP_CA_FILE"),
         data_dir=data_dir,
         database_url=database_url,
         workspace_database_url=workspace_url,

@@ -32,6 +32,12 @@ def build(settings: Settings, message: EmailMessage) -> MimeMessage:
     domain = urlsplit(settings.public_url).hostname or "localhost"
     mime["Message-ID"] = f"<{message.id}@{domain}>"
     mime["X-LightningTrack-Kind"] = message.kind
+    if message.in_reply_to:  # mail about an issue: its thread, and its mailbox for replies
+        mime["Auto-Submitted"] = "auto-generated"  # RFC 3834: autoresponders leave it be
+        mime["In-Reply-To"] = message.in_reply_to
+        mime["References"] = message.thread_references or message.in_reply_to
+    if message.reply_to:
+        mime["Reply-To"] = message.reply_to
     mime.set_content(message.text_body)
     mime.add_alternative(message.html_body, subtype="html")
     return mime

@@ -8,7 +8,15 @@ from typing import Any
 
 from lightningtrack.backups import backup
 from lightningtrack.jobs.mailer import send_email
-from lightningtrack.resolvers import accounts, deliveries, erasure, exports, poller, retention
+from lightningtrack.resolvers import (
+    accounts,
+    deliveries,
+    erasure,
+    exports,
+    notifications,
+    poller,
+    retention,
+)
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 
@@ -54,8 +62,13 @@ async def _poll_email_sources(settings: Settings, tenancy: Tenancy) -> None:
     await poller.poll_due(settings)
 
 
+async def _send_notifications(settings: Settings, tenancy: Tenancy) -> None:
+    await notifications.send_due(settings)
+
+
 TASKS: dict[str, Task] = {
     "poll_email_sources": _poll_email_sources,
+    "send_notifications": _send_notifications,
     "deliver_webhooks": _deliver_webhooks,
     "send_email": _send_email,
     "password_reset_request": _password_reset_request,

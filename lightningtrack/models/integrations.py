@@ -135,6 +135,10 @@ class EmailSource(Model):
     username = fields.CharField(max_length=320)
     password_encrypted = fields.TextField()
     use_tls = fields.BooleanField(default=True)
+    # With use_tls: a plain connection upgraded by STARTTLS (required), not implicit TLS.
+    starttls = fields.BooleanField(default=False, db_default=False)
+    # Comments on its issues are mailed to the outside sender who wrote them.
+    notify_senders = fields.BooleanField(default=False, db_default=False)
     folder = fields.CharField(max_length=200, default="INBOX")
     enabled = fields.BooleanField(default=True)
     last_polled_at = fields.DatetimeField(null=True)

@@ -167,6 +167,11 @@ class EmailMessage(Model):
     next_attempt_at = fields.DatetimeField(db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
+    # Mail about an issue: the thread it belongs to (In-Reply-To, References) and where
+    # replies go (the email source's mailbox, so that they become comments).
+    in_reply_to = fields.CharField(max_length=255, null=True)
+    thread_references = fields.CharField(max_length=1000, null=True)
+    reply_to = fields.CharField(max_length=320, null=True)
 
     class Meta:
         app = "landlord"

@@ -21,7 +21,7 @@ class WorkspaceSchedule(Model):
         "landlord.Workspace", related_name="schedules", on_delete=fields.CASCADE
     )
     workspace_id: uuid.UUID
-    kind = fields.CharField(max_length=20)  # "webhooks" or "email"
+    kind = fields.CharField(max_length=20)  # "webhooks", "email" or "notifications"
     due_at = fields.DatetimeField(db_index=True)
     # Bumped by every change, so that a job settling the hint cannot overwrite a newer one.
     version = fields.IntField(default=0)

@@ -8,7 +8,7 @@ from tortoise.transactions import in_transaction
 
 from lightningtrack.errors import NotFound
 from lightningtrack.models.workspace import Comment
-from lightningtrack.resolvers import events, ids, issues, permissions, validation
+from lightningtrack.resolvers import events, ids, issues, notifications, permissions, validation
 from lightningtrack.tenancy.binding import bound_workspace_id
 from lightningtrack.tenancy.config import WORKSPACE
 
@@ -42,6 +42,7 @@ async def create(membership: Membership, issue_id: str, body: str) -> Comment:
     async with in_transaction(WORKSPACE):
         comment = await Comment.create(issue=issue, author_id=membership.account_id, body=clean)
         await events.emit(membership.workspace, "COMMENT_CREATED", comment)
+        await notifications.owe_comment(membership.workspace, issue, comment)
     return comment
 
 

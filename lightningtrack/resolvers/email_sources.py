@@ -87,7 +87,12 @@ async def create(settings: Settings, membership: Membership, data: dict[str, Any
         raise BadUserInput("Not an email address.", field="input.address")
     project = await _project(data["project_id"], "input.projectId")
     use_tls = True if data.get("use_tls") is None else bool(data["use_tls"])
-    port = data.get("imap_port") or (993 if use_tls else 143)
+    starttls = bool(data.get("start_tls"))
+    if starttls and not use_tls:
+        raise BadUserInput(
+            "STARTTLS is a way of using TLS: leave useTls on.", field="input.startTls"
+        )
+    port = data.get("imap_port") or (993 if use_tls and not starttls else 143)
     valid.integer(port, "input.imapPort", minimum=1, maximum=65535)
     host = await _server(settings, data["imap_host"], port, use_tls)
     username = valid.text(data["username"], "input.username", minimum=1, maximum=320)
@@ -106,6 +111,8 @@ async def create(settings: Settings, membership: Membership, data: dict[str, Any
         username=username,
         password_encrypted=credentials.encrypt(settings, bound_workspace_id(), password),
         use_tls=use_tls,
+        starttls=starttls,
+        notify_senders=bool(data.get("notify_senders")),
         folder=folder,
     )
     await _due_now(source)
@@ -137,6 +144,9 @@ async def update(
     if "enabled" in changes:
         valid.required(changes["enabled"], "input.enabled")
         values["enabled"] = bool(changes["enabled"])
+    if "notify_senders" in changes:
+        valid.required(changes["notify_senders"], "input.notifySenders")
+        values["notify_senders"] = bool(changes["notify_senders"])
     if values:
         await EmailSource.filter(id=source.id).update(**values)
     if values.get("enabled") or "password_encrypted" in values:

@@ -443,7 +443,9 @@ async def _workspace_archive(
     await writer.array("members.json", _once(await _member_records(workspace.id)))
     async with tenancy.workspace(workspace):
         await write_workspace_tables(writer, workspace)
-        await integration_records.write(writer, workspace.id, "", with_webhooks=True)
+        await integration_records.write(
+            writer, workspace.id, "", with_webhooks=True, with_senders=True
+        )
     return _manifest(DataExportKind.WORKSPACE, workspace=record)
 
 

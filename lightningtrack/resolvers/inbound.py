@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from email.message import EmailMessage, MIMEPart
 from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 from tortoise.exceptions import IntegrityError
@@ -29,18 +28,17 @@ from tortoise.transactions import in_transaction
 
 from lightningtrack.models.integrations import EmailSource, InboundMessage
 from lightningtrack.models.landlord import Account, Membership
+from lightningtrack.models.notifications import IssueSender
 from lightningtrack.models.workspace import Comment, Issue
-from lightningtrack.resolvers import events, issues
+from lightningtrack.resolvers import events, issues, notifications, threads
 from lightningtrack.tenancy.config import WORKSPACE
 
 if TYPE_CHECKING:
     from lightningtrack.models.landlord import Workspace
-    from lightningtrack.settings import Settings
 
 MAX_TEXT = 65536
 LABEL = "email"
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
-_THREAD = re.compile(r"^<issue-(\d{1,18})\.([0-9a-f]{32})@[^<>\s]+>$")
 _QUOTE_HEADER = re.compile(r"^(On .{1,300} wrote:|-{2,} ?Original Message ?-{2,})\s*$", re.I)
 
 
@@ -56,19 +54,14 @@ class Inbound:
     sender_name: str
     sender_address: str
     references: tuple[str, ...]
+    # Written by a program (RFC 3834's Auto-Submitted): an autoreply, a bounce.
+    automatic: bool = False
 
     @property
     def sender(self) -> str:
         if self.sender_name:
             return f"{self.sender_name} <{self.sender_address}>"
         return self.sender_address
-
-
-def thread_id(settings: Settings, workspace_id: uuid.UUID, issue_id: int) -> str:
-    """The Message-ID of an issue's notification thread: mails about the issue carry it
-    (as their thread root) and replies to them name it."""
-    host = urlsplit(settings.public_url).hostname or "localhost"
-    return f"<issue-{issue_id}.{workspace_id.hex}@{host}>"
 
 
 def synthetic_id(raw: bytes) -> str:
@@ -135,6 +128,7 @@ def parse(raw: bytes) -> Inbound:
             for value in message.get_all(header, []):
                 references += _MESSAGE_ID.findall(str(value))
         text = _body(message)
+        automatic = str(message.get("auto-submitted", "no")).strip().lower() != "no"
     except Malformed:
         raise
     except Exception as error:  # the parser's and header classes' many failure modes
@@ -148,6 +142,7 @@ def parse(raw: bytes) -> Inbound:
         sender_name=name.replace("\x00", "").strip()[:200],
         sender_address=address.lower(),
         references=tuple(dict.fromkeys(references[-50:])),
+        automatic=automatic,
     )
 
 
@@ -166,9 +161,9 @@ def strip_quoted(text: str) -> str:
 
 async def thread_issue(workspace_id: uuid.UUID, references: tuple[str, ...]) -> Issue | None:
     for reference in reversed(references):
-        match = _THREAD.match(reference)
-        if match and match.group(2) == workspace_id.hex:
-            issue = await Issue.get_or_none(id=int(match.group(1)))
+        issue_id = threads.issue_of(reference, workspace_id)
+        if issue_id is not None:
+            issue = await Issue.get_or_none(id=issue_id)
             if issue is not None:
                 return issue
     if not references:
@@ -201,10 +196,15 @@ async def record_skipped(source: EmailSource, message_id: str, why: str) -> None
 
 
 async def handle(workspace: Workspace, source: EmailSource, mail: Inbound) -> str:
-    """Make the message an issue or a comment, once: "issue", "comment" or "duplicate"."""
+    """Make the message an issue or a comment, once: "issue", "comment", "duplicate" or
+    "automatic" (an autoreply to a thread, recorded and left: it would only be mailed on,
+    and two out-of-office replies could answer each other's notifications for ever)."""
     if await InboundMessage.exists(message_id=mail.message_id):
         return "duplicate"
     issue = await thread_issue(workspace.id, mail.references)
+    if issue is not None and mail.automatic:
+        await record_skipped(source, mail.message_id, "An automatic reply (Auto-Submitted).")
+        return "automatic"
     author = await _member(workspace.id, mail.sender_address)
     try:
         async with in_transaction(WORKSPACE):
@@ -233,6 +233,7 @@ async def _comment(
         body = f"From: {mail.sender}\n\n{body}"
     comment = await Comment.create(issue_id=issue.id, author_id=author, body=body[:MAX_TEXT])
     await events.emit(workspace, "COMMENT_CREATED", comment)
+    await notifications.owe_comment(workspace, issue, comment)
     return comment
 
 
@@ -246,5 +247,13 @@ async def _issue(
     }
     issue = await issues.insert(source.project_id, **values)
     await issues.set_labels(issue, [LABEL])
+    if author is None and source.notify_senders:
+        # Kept only to answer them: it goes with the issue (see notifications).
+        await IssueSender.create(
+            issue_id=issue.id,
+            name=mail.sender_name,
+            address=mail.sender_address,
+            message_id=mail.message_id,
+        )
     await events.emit(workspace, "ISSUE_CREATED", issue)
     return issue

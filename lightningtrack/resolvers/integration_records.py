@@ -1,5 +1,6 @@
 """The integrations in export archives: settings, webhooks with their secrets (they are
-the workspace's data) and email sources without their passwords."""
+the workspace's data), email sources without their passwords, and the outside senders
+of mailed-in issues that are answered by mail (workspace exports only)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lightningtrack.models.integrations import EmailSource, Webhook
+from lightningtrack.models.notifications import IssueSender
 from lightningtrack.resolvers import ids, workspace_settings
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ def email_source_record(workspace_id: uuid.UUID, row: EmailSource) -> dict[str, 
         "imapPort": row.imap_port,
         "username": row.username,
         "useTls": row.use_tls,
+        "startTls": row.starttls,
+        "notifySenders": row.notify_senders,
         "folder": row.folder,
         "enabled": row.enabled,
         "lastPolledAt": _iso(row.last_polled_at),
@@ -55,12 +59,27 @@ def email_source_record(workspace_id: uuid.UUID, row: EmailSource) -> dict[str, 
     }
 
 
+def issue_sender_record(workspace_id: uuid.UUID, row: IssueSender) -> dict[str, Any]:
+    return {
+        "issueId": ids.encode_scoped("Issue", workspace_id, row.issue_id),
+        "name": row.name,
+        "address": row.address,
+        "messageId": row.message_id,
+        "createdAt": _iso(row.created_at),
+    }
+
+
 async def _once(records: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
     yield records
 
 
 async def write(
-    writer: ArchiveWriter, workspace_id: uuid.UUID, prefix: str, *, with_webhooks: bool
+    writer: ArchiveWriter,
+    workspace_id: uuid.UUID,
+    prefix: str,
+    *,
+    with_webhooks: bool,
+    with_senders: bool = False,
 ) -> None:
     """``settings.json``, ``email_sources.json`` and ``webhooks.json`` of the bound
     workspace (a few rows each: no need to stream them)."""
@@ -74,3 +93,9 @@ async def write(
     await writer.array(
         f"{prefix}webhooks.json", _once([webhook_record(workspace_id, h) for h in hooks])
     )
+    if with_senders:
+        senders = await IssueSender.all().order_by("id")
+        await writer.array(
+            f"{prefix}issue_senders.json",
+            _once([issue_sender_record(workspace_id, s) for s in senders]),
+        )

@@ -2,8 +2,9 @@
 
 The sweep does not open every workspace database: it looks at the workspaces whose hint
 is due (``schedule``) and, for each, prunes the delivery log past 30 days and enqueues
-the job that sends the due deliveries, or the one that polls the due mailboxes. Those
-jobs settle the hint when done.
+the job that sends the due deliveries, the one that polls the due mailboxes, or the one
+that mails the issue notifications a lost job left owed. Those jobs settle the hint
+when done.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ async def due_work(settings: Settings, tenancy: Tenancy, now: datetime) -> list[
         elif hint.kind == schedule.EMAIL:
             job = Job("poll_email_sources", {}, workspace.id)
             work.append(("poll mailboxes", workspace.slug, _enqueue(job)))
+        elif hint.kind == schedule.NOTIFICATIONS:
+            job = Job("send_notifications", {}, workspace.id)
+            work.append(("issue notifications", workspace.slug, _enqueue(job)))
     return work
 
 

@@ -24,7 +24,7 @@ from lightningtrack.models.workspace import (
     Project,
     TimeEntry,
 )
-from lightningtrack.resolvers import events, ids, permissions, projects, validation
+from lightningtrack.resolvers import events, ids, notifications, permissions, projects, validation
 from lightningtrack.resolvers.pagination import Page, PageArgs, SortKey, paginate
 from lightningtrack.tenancy.binding import bound_workspace_id
 from lightningtrack.tenancy.config import WORKSPACE
@@ -232,6 +232,7 @@ async def create(membership: Membership, data: dict[str, Any]) -> Issue:
         if labels:
             await set_labels(issue, labels)
         await events.emit(membership.workspace, "ISSUE_CREATED", issue)
+        await notifications.owe_assignment(membership.workspace, issue, membership.account_id)
     return issue
 
 
@@ -257,6 +258,7 @@ async def update(membership: Membership, global_id: str, changes: dict[str, Any]
         if estimate is not None:
             validation.integer(estimate, "input.estimateSeconds", minimum=0)
         issue.estimate_seconds = estimate
+    assigned_before = issue.assignee_id
     if "assignee_id" in changes:
         assignee = changes["assignee_id"]
         issue.assignee_id = (
@@ -271,6 +273,8 @@ async def update(membership: Membership, global_id: str, changes: dict[str, Any]
         if new_labels is not None:
             await set_labels(issue, new_labels)
         await events.emit(membership.workspace, "ISSUE_UPDATED", issue)
+        if issue.assignee_id != assigned_before:
+            await notifications.owe_assignment(membership.workspace, issue, membership.account_id)
     return issue
 
 

@@ -42,7 +42,18 @@ class Mail:
         )
 
 
-async def queue(to_address: str, mail: Mail, dedupe_key: str | None = None) -> EmailMessage | None:
+@dataclass(frozen=True)
+class Thread:
+    """Where a mail belongs: the thread it answers, and where replies to it go."""
+
+    in_reply_to: str
+    references: tuple[str, ...]
+    reply_to: str | None = None
+
+
+async def queue(
+    to_address: str, mail: Mail, dedupe_key: str | None = None, thread: Thread | None = None
+) -> EmailMessage | None:
     """Owe ``mail`` to ``to_address``; with a ``dedupe_key`` only once, ever."""
     try:
         message = await EmailMessage.create(
@@ -58,6 +69,9 @@ async def queue(to_address: str, mail: Mail, dedupe_key: str | None = None) -> E
             # `retention run --as-of` moves.
             created_at=clock.now(),
             next_attempt_at=clock.now(),
+            in_reply_to=thread.in_reply_to if thread else None,
+            thread_references=" ".join(thread.references)[:1000] if thread else None,
+            reply_to=thread.reply_to if thread else None,
         )
     except IntegrityError:
         if dedupe_key is None:

@@ -59,6 +59,8 @@ async def _account(settings: Settings, source: EmailSource) -> Account:
         username=source.username,
         password=password,
         folder=source.folder,
+        starttls=source.starttls,
+        ca_file=settings.imap_ca_file,
     )
 
 

@@ -19,6 +19,7 @@ from lightningtrack.models.schedule import WorkspaceSchedule
 
 WEBHOOKS = "webhooks"
 EMAIL = "email"
+NOTIFICATIONS = "notifications"
 
 
 async def mark_due(workspace_id: uuid.UUID, kind: str, at: datetime) -> None:

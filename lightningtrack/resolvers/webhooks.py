@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+from tortoise.functions import Count
 
 from lightningtrack import clock
 from lightningtrack.errors import BadUserInput, NotFound
@@ -18,7 +21,8 @@ from lightningtrack.models.integrations import DeliveryStatus, Webhook, WebhookD
 from lightningtrack.models.landlord import Role
 from lightningtrack.resolvers import events, ids, permissions, schedule, targets, validation
 from lightningtrack.resolvers.effects import defer
-from lightningtrack.resolvers.pagination import Page, PageArgs, SortKey, paginate
+from lightningtrack.resolvers.nested import pages_by_parent
+from lightningtrack.resolvers.pagination import Page, PageArgs, SortKey
 from lightningtrack.tenancy.binding import bound_workspace_id
 
 if TYPE_CHECKING:
@@ -134,9 +138,23 @@ async def rotate_secret(membership: Membership, global_id: str) -> Webhook:
     return webhook
 
 
-async def deliveries_page(webhook: Webhook, args: PageArgs) -> Page[WebhookDelivery]:
-    """The endpoint's delivery log, newest first."""
-    return await paginate(WebhookDelivery.filter(webhook_id=webhook.id), NEWEST_FIRST, args)
+async def delivery_pages(
+    webhook_ids: list[int], args: PageArgs, counter: Callable[[int], Awaitable[int]]
+) -> dict[int, Page[WebhookDelivery]]:
+    """The delivery logs of many endpoints, newest first, in two statements for all."""
+    return await pages_by_parent(
+        WebhookDelivery.all(), NEWEST_FIRST, "webhook_id", webhook_ids, args, counter
+    )
+
+
+async def delivery_counts(webhook_ids: list[int]) -> dict[int, int]:
+    rows = (
+        await WebhookDelivery.filter(webhook_id__in=webhook_ids)
+        .annotate(total=Count("id"))
+        .group_by("webhook_id")
+        .values("webhook_id", "total")
+    )
+    return {row["webhook_id"]: int(row["total"]) for row in rows}
 
 
 async def retry(membership: Membership, global_id: str) -> WebhookDelivery:

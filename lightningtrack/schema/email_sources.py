@@ -16,6 +16,11 @@ from lightningtrack.schema.inputs import provided
 from lightningtrack.schema.tracking import DeletePayload, Project
 from lightningtrack.schema.types import Node
 
+NOTIFY_SENDERS = (
+    "Members' comments on an issue that an outside sender mailed in are mailed to that "
+    "sender (whose address is then kept with the issue), with Reply-To this mailbox."
+)
+
 
 @strawberry.type(name="EmailSource")
 class EmailSource(Node):
@@ -30,7 +35,11 @@ class EmailSource(Node):
     imap_port: int
     username: str
     use_tls: bool
+    start_tls: bool = strawberry.field(
+        description="TLS by STARTTLS on a plain connection (port 143), not implicit TLS."
+    )
     folder: str
+    notify_senders: bool = strawberry.field(description=NOTIFY_SENDERS)
 
     @classmethod
     def from_model(cls, row: models.EmailSource) -> Self:
@@ -47,7 +56,9 @@ class EmailSource(Node):
             imap_port=row.imap_port,
             username=row.username,
             use_tls=row.use_tls,
+            start_tls=row.starttls,
             folder=row.folder,
+            notify_senders=row.notify_senders,
         )
 
 
@@ -61,9 +72,17 @@ class EmailSourceCreateInput:
     username: str
     password: str
     use_tls: bool | None = strawberry.field(
-        default=None, description="Implicit TLS (IMAPS, port 993 by default); true unless set."
+        default=None, description="TLS, verified; true unless set (false: development only)."
+    )
+    start_tls: bool | None = strawberry.field(
+        default=None,
+        description="With useTls: STARTTLS on a plain connection (port 143 by default) instead "
+        "of implicit TLS (port 993 by default). The server must offer it.",
     )
     folder: str | None = strawberry.field(default=None, description='"INBOX" unless set.')
+    notify_senders: bool | None = strawberry.field(
+        default=None, description=NOTIFY_SENDERS + " False unless set."
+    )
 
 
 @strawberry.input
@@ -72,6 +91,9 @@ class EmailSourceUpdateInput:
     project_id: strawberry.ID | None = strawberry.UNSET
     enabled: bool | None = strawberry.UNSET
     password: str | None = strawberry.UNSET
+    notify_senders: bool | None = strawberry.field(
+        default=strawberry.UNSET, description=NOTIFY_SENDERS
+    )
 
 
 @strawberry.type

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Self
 
 import strawberry
 from strawberry import Private
+from strawberry.dataloader import DataLoader
 
 from lightningtrack.errors import Forbidden, NotFound
 from lightningtrack.models import integrations as models
 from lightningtrack.resolvers import email_sources, events, webhooks
+from lightningtrack.resolvers.pagination import Page, PageArgs
 from lightningtrack.schema.context import Info
 from lightningtrack.schema.email_sources import EmailSource
 from lightningtrack.schema.inputs import provided
-from lightningtrack.schema.tracking import Connection, DeletePayload, connection, page_args
+from lightningtrack.schema.tracking import (
+    Connection,
+    DeletePayload,
+    connection,
+    counts_only,
+    page_args,
+    wants_rows,
+)
 from lightningtrack.schema.types import Node
 
 WebhookEvent = models.WebhookEvent
@@ -54,6 +64,41 @@ class WebhookDelivery(Node):
 WebhookDeliveryConnection = Connection[WebhookDelivery]
 
 
+async def _delivery_counts(keys: list[int]) -> list[int]:
+    found = await webhooks.delivery_counts(list(dict.fromkeys(keys)))
+    return [found.get(key, 0) for key in keys]
+
+
+@dataclass
+class DeliveryLoaders:
+    """WebhookDeliveryPageByWebhookLoader and WebhookDeliveryCountByWebhookLoader, shared
+    by the webhooks of one answer: their delivery logs cost two statements together,
+    however many webhooks there are."""
+
+    count_by_webhook: DataLoader[int, int] = field(
+        default_factory=lambda: DataLoader(load_fn=_delivery_counts)
+    )
+    page_by_webhook: DataLoader[tuple[int, PageArgs], Page[models.WebhookDelivery]] = field(
+        init=False
+    )
+
+    def __post_init__(self) -> None:
+        self.page_by_webhook = DataLoader(load_fn=self._pages)
+
+    async def _pages(self, keys: list[tuple[int, PageArgs]]) -> list[Page[models.WebhookDelivery]]:
+        by_args: dict[PageArgs, list[int]] = {}
+        for webhook_id, args in keys:
+            by_args.setdefault(args, []).append(webhook_id)
+        found: dict[tuple[int, PageArgs], Page[models.WebhookDelivery]] = {}
+        for args, webhook_ids in by_args.items():
+            pages = await webhooks.delivery_pages(
+                list(dict.fromkeys(webhook_ids)), args, self.count_by_webhook.load
+            )
+            for webhook_id, page in pages.items():
+                found[(webhook_id, args)] = page
+        return [found[key] for key in keys]
+
+
 @strawberry.type(name="Webhook")
 class Webhook(Node):
     url: str
@@ -62,9 +107,10 @@ class Webhook(Node):
     disabled_reason: str | None
     created_at: datetime
     model: Private[models.Webhook]
+    loaders: Private[DeliveryLoaders]
 
     @classmethod
-    def from_model(cls, row: models.Webhook) -> Self:
+    def from_model(cls, row: models.Webhook, loaders: DeliveryLoaders | None = None) -> Self:
         return cls(
             id=strawberry.ID(webhooks.global_id(row)),
             url=row.url,
@@ -73,6 +119,7 @@ class Webhook(Node):
             disabled_reason=row.disabled_reason,
             created_at=row.created_at,
             model=row,
+            loaders=loaders or DeliveryLoaders(),
         )
 
     @strawberry.field(description="ADMIN and OWNER only; kept in the workspace's database.")
@@ -91,7 +138,16 @@ class Webhook(Node):
         before: str | None = None,
     ) -> WebhookDeliveryConnection:
         args = page_args(first, after, last, before).validated()
-        page = await webhooks.deliveries_page(self.model, args)
+        webhook_id = self.model.id
+        if not wants_rows(info):
+
+            async def count() -> int:
+                return await self.loaders.count_by_webhook.load(webhook_id)
+
+            return connection(
+                WebhookDeliveryConnection, counts_only(count), WebhookDelivery.from_model
+            )
+        page = await self.loaders.page_by_webhook.load((webhook_id, args))
         return connection(WebhookDeliveryConnection, page, WebhookDelivery.from_model)
 
 
@@ -122,7 +178,8 @@ class WebhookQuery:
     @strawberry.field(description="The bound workspace's webhooks (ADMIN and OWNER).")
     async def webhooks(self, info: Info) -> list[Webhook]:
         found = await webhooks.list_all(info.context.require_membership())
-        return [Webhook.from_model(w) for w in found]
+        loaders = DeliveryLoaders()
+        return [Webhook.from_model(w, loaders) for w in found]
 
 
 @strawberry.type

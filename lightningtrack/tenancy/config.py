@@ -20,7 +20,11 @@ LANDLORD_APP: dict[str, Any] = {
     "migrations": "lightningtrack.migrations.landlord",
 }
 WORKSPACE_APP: dict[str, Any] = {
-    "models": ["lightningtrack.models.workspace", "lightningtrack.models.integrations"],
+    "models": [
+        "lightningtrack.models.workspace",
+        "lightningtrack.models.integrations",
+        "lightningtrack.models.notifications",
+    ],
     "default_connection": WORKSPACE,
     "migrations": "lightningtrack.migrations.workspace",
 }

@@ -98,12 +98,23 @@ async def sweep(settings: Settings, tenancy: Tenancy, jobs: InProcessRunner) -> 
 @pytest.fixture
 def imap() -> Iterator[ImapServer]:
     """A Dovecot IMAP server of its own for the test, on a free loopback port."""
+    yield from _dovecot(tls=False)
+
+
+@pytest.fixture
+def imap_tls() -> Iterator[ImapServer]:
+    """A Dovecot that speaks only TLS (implicit, or STARTTLS on the plain port), with a
+    certificate signed by an authority the test made."""
+    yield from _dovecot(tls=True)
+
+
+def _dovecot(tls: bool) -> Iterator[ImapServer]:
     if not Path(DOVECOT).exists():
         pytest.fail("the IMAP tests need Dovecot: apt-get install dovecot-imapd")
     # Not under pytest's tmp_path: Dovecot's mail processes run as another user and must
     # be able to reach the folder (pytest's base folder is private to its user).
     folder = Path(tempfile.mkdtemp(prefix="lt-dovecot-"))
-    server = ImapServer(folder)
+    server = ImapServer(folder, tls=tls)
     try:
         server.start()
         yield server

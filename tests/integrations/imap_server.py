@@ -1,8 +1,10 @@
 """A real IMAP server for the tests: Dovecot, configured and run in a temporary folder.
 
-It listens on a free loopback port, without TLS, with one passwd-file user whose maildir
-is in the folder. As root (CI) it runs its helpers as Dovecot's own users when the
-package created them, else as ``nobody``; as any other user, everything runs as that user.
+It listens on a free loopback port with one passwd-file user whose maildir is in the
+folder: without TLS, or (``tls=True``) with a certificate made by the test, on an
+implicit-TLS port and with STARTTLS on the plain one, refusing any login without TLS.
+As root (CI) it runs its helpers as Dovecot's own users when the package created them,
+else as ``nobody``; as any other user, everything runs as that user.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.integrations import certificates
+from tests.integrations.certificates import ServerCertificate
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 
@@ -27,16 +33,25 @@ class Mailbox:
     port: int
     username: str
     password: str
+    # With TLS: the implicit-TLS port and the authority that signed the server's certificate.
+    tls_port: int | None = None
+    ca_file: Path | None = None
+
+    def connect(self) -> imaplib.IMAP4:
+        if self.tls_port is None:
+            return imaplib.IMAP4(self.host, self.port, timeout=10)
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        return imaplib.IMAP4_SSL(self.host, self.tls_port, ssl_context=context, timeout=10)
 
     def append(self, raw: bytes, folder: str = "INBOX") -> None:
         """Put a message into the mailbox, as a mail client would."""
-        with imaplib.IMAP4(self.host, self.port, timeout=10) as client:
+        with self.connect() as client:
             client.login(self.username, self.password)
             status, _ = client.append(folder, "", imaplib.Time2Internaldate(time.time()), raw)
             assert status == "OK", status
 
     def count(self, folder: str = "INBOX") -> int:
-        with imaplib.IMAP4(self.host, self.port, timeout=10) as client:
+        with self.connect() as client:
             client.login(self.username, self.password)
             status, data = client.select(folder, readonly=True)
             assert status == "OK"
@@ -58,7 +73,25 @@ def _account(preferred: str) -> tuple[str, int, int]:
     return entry.pw_name, entry.pw_uid, entry.pw_gid
 
 
-def _config(folder: Path, port: int, username: str, password: str) -> Path:
+def _tls_config(certificate: ServerCertificate | None, tls_port: int | None) -> tuple[str, str]:
+    """The ssl settings and the implicit-TLS listener."""
+    if certificate is None:
+        return "ssl = no\ndisable_plaintext_auth = no", "port = 0"
+    settings = (
+        f"ssl = required\nssl_cert = <{certificate.cert_file}\n"
+        f"ssl_key = <{certificate.key_file}\ndisable_plaintext_auth = yes"
+    )
+    return settings, f"address = 127.0.0.1\n    port = {tls_port}\n    ssl = yes"
+
+
+def _config(
+    folder: Path,
+    port: int,
+    username: str,
+    password: str,
+    certificate: ServerCertificate | None = None,
+    tls_port: int | None = None,
+) -> Path:
     if os.geteuid() == 0:
         internal, _, _ = _account("dovecot")
         login, _, _ = _account("dovenull")
@@ -74,6 +107,7 @@ def _config(folder: Path, port: int, username: str, password: str) -> Path:
         for sub in ("mail", "home"):
             os.chown(folder / sub, uid, gid)
     (folder / "passwd").write_text(f"{username}:{{PLAIN}}{password}::::::\n")
+    ssl_settings, imaps = _tls_config(certificate, tls_port)
     config = folder / "dovecot.conf"
     config.write_text(
         f"""
@@ -82,8 +116,7 @@ state_dir = {folder}/state
 log_path = {folder}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+{ssl_settings}
 auth_mechanisms = plain login
 auth_failure_delay = 0
 default_internal_user = {internal}
@@ -107,7 +140,7 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    {imaps}
   }}
 }}
 service anvil {{
@@ -126,11 +159,27 @@ service stats {{
 
 
 class ImapServer:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, tls: bool = False) -> None:
         self.folder = folder
         self.port = _free_port()
-        self.mailbox = Mailbox("127.0.0.1", self.port, "support", "imap-secret-1")
-        self.config = _config(folder, self.port, self.mailbox.username, self.mailbox.password)
+        self.certificate = certificates.make(folder) if tls else None
+        tls_port = _free_port() if tls else None
+        self.mailbox = Mailbox(
+            "127.0.0.1",
+            self.port,
+            "support",
+            "imap-secret-1",
+            tls_port=tls_port,
+            ca_file=self.certificate.ca_file if self.certificate else None,
+        )
+        self.config = _config(
+            folder,
+            self.port,
+            self.mailbox.username,
+            self.mailbox.password,
+            self.certificate,
+            tls_port,
+        )
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -144,7 +193,7 @@ class ImapServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"dovecot exited: {self.log()}")
             try:
-                with imaplib.IMAP4("127.0.0.1", self.port, timeout=2) as client:
+                with self.mailbox.connect() as client:
                     client.login(self.mailbox.username, self.mailbox.password)
                     return
             except OSError:

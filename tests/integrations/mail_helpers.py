@@ -10,7 +10,7 @@ from tests.conftest import Client
 from tests.integrations.imap_server import Mailbox
 
 SOURCE = """id name address enabled lastPolledAt lastError createdAt imapHost imapPort
-username useTls folder project { id key }"""
+username useTls startTls notifySenders folder project { id key }"""
 SOURCE_CREATE = f"""
 mutation($input: EmailSourceCreateInput!) {{
   emailSourceCreate(input: $input) {{ emailSource {{ {SOURCE} }} }}

@@ -12,7 +12,7 @@ from lightningtrack import clock
 from lightningtrack.jobs.runner import InProcessRunner
 from lightningtrack.models.integrations import EmailSource, InboundMessage
 from lightningtrack.models.workspace import Issue
-from lightningtrack.resolvers import inbound, poller
+from lightningtrack.resolvers import inbound, poller, threads
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 from tests.conftest import Client
@@ -85,7 +85,7 @@ async def test_a_reply_becomes_a_comment(
     # A member answering the issue's notification thread, by its Message-ID scheme.
     me = (await owner.gql("{ viewer { email } }"))["viewer"]["email"]
     workspace = await workspace_of(owner)
-    thread = inbound.thread_id(settings, workspace.id, pk_of(issue["id"]))
+    thread = threads.thread_id(settings, workspace.id, pk_of(issue["id"]))
     assert thread == f"<issue-{pk_of(issue['id'])}.{workspace.id.hex}@127.0.0.1>"
     answer, _ = message(
         "Re: [WEB-1] Cannot sign in", "Closing this.\n", sender=me, in_reply_to=thread
@@ -120,7 +120,7 @@ async def test_a_thread_of_another_workspace_is_a_new_issue(
     theirs = await create_project(other_workspace)
     their_issue = await create_issue(other_workspace, theirs["id"], "T")
     other = await workspace_of(other_workspace)
-    thread = inbound.thread_id(settings, other.id, pk_of(their_issue["id"]))
+    thread = threads.thread_id(settings, other.id, pk_of(their_issue["id"]))
     project = await create_project(owner)
     source = await create_source(owner, imap.mailbox, project["id"])
     await jobs.drain()

@@ -51,6 +51,7 @@ FILES = {
     "email_sources.json",
     "settings.json",
     "webhooks.json",
+    "issue_senders.json",
 }
 ACCOUNT = "id name email emailVerified createdAt deletionScheduledAt"
 EVERYTHING = (
@@ -375,7 +376,7 @@ async def test_the_archive_holds_every_row_as_the_api_shows_it(
     expected = expected_tables(api)
     for name, rows in expected.items():
         assert_same_rows(name, files[name], rows)
-    for name in ("email_sources.json", "webhooks.json"):
+    for name in ("email_sources.json", "webhooks.json", "issue_senders.json"):
         assert files[name] == []
     assert files["settings.json"] == [
         {"timezone": "UTC", "weekStartsOn": "MONDAY", "defaultProjectId": None, "updatedAt": None}
