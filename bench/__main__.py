@@ -311,7 +311,7 @@ def main() -> int:
             [sys.executable, "-m", "bench.export_job", seeded.large_slug],
             env=env,
             cwd=ROOT,
-            capture_output=True,
+            stdout=subprocess.PIPE,  # the figures; its errors go to our stderr
             text=True,
             check=True,
         ).stdout
@@ -345,7 +345,7 @@ def main() -> int:
     key = {"Authorization": f"Bearer {seeded.large_key}"}
     issue_vars = {"variables": {"key": seeded.issue_key}}
     project_pk = seeded.project_pk
-    scenarios = [
+    scenarios: list[tuple[str, str, dict[str, Any], str, dict[str, Any]]] = [
         (
             "a",
             "{ __typename }",
@@ -373,7 +373,7 @@ def main() -> int:
         ),
     ]
     results: dict[str, dict[str, Any]] = {}
-    opts = {"seconds": args.seconds, "connections": args.connections}
+    opts: dict[str, Any] = {"seconds": args.seconds, "connections": args.connections}
     # Both servers run throughout (an idle one takes no CPU) and each scenario drives ours
     # and then the baseline right after, so that a change in the machine's load between
     # the two halves of a ratio is as small as it can be.

@@ -33,7 +33,8 @@ async def main(slug: str) -> dict[str, float]:
         started = time.perf_counter()
         await exports.build(settings, tenancy, export.id)
         seconds = time.perf_counter() - started
-        size = exports.archive_path(settings, export.id).stat().st_size
+        await export.refresh_from_db()
+        size = exports.archive_path(settings, export).stat().st_size
         return {
             "seconds": seconds,
             "peak_rss_growth_mb": _rss_mb() - before,

@@ -62,14 +62,14 @@ async def main(requests: int, rounds: int) -> None:
             async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
                 await _round(client, 200)  # warm the caches
                 for _ in range(rounds):
-                    metrics.observe_request = real_observe  # type: ignore[method-assign]
+                    metrics.observe_request = real_observe
                     metrics.ResponseCounter.__call__ = real_counter  # type: ignore[method-assign]
                     timings["with metrics"].append(await _round(client, requests))
                     metrics.observe_request = noop  # type: ignore[assignment]
                     metrics.ResponseCounter.__call__ = passthrough  # type: ignore[method-assign]
                     timings["without"].append(await _round(client, requests))
         finally:
-            metrics.observe_request = real_observe  # type: ignore[method-assign]
+            metrics.observe_request = real_observe
             metrics.ResponseCounter.__call__ = real_counter  # type: ignore[method-assign]
             await runner.close()
             await tenancy.stop()
