@@ -1,4 +1,4 @@
-"""How the schema runs operations: graphql-core's executor, and names looked up once.
+"""How the schema runs operations: graphql-core's executor, with plain fields read directly.
 
 Strawberry's default execution context extends graphql-core's ``IncrementalExecutor``,
 which plans and tracks ``@defer``/``@stream`` delivery groups for every selection set.
@@ -6,24 +6,346 @@ This schema offers neither directive (Strawberry's incremental execution is off,
 validation refuses them), so operations run on graphql-core's plain ``Executor``: the
 same field-by-field execution, resolvers and results, without that bookkeeping per
 field. Strawberry's resolve info (it carries the operation's ``extensions``) is kept.
+
+Most fields of a page of rows are *plain*: Strawberry fields without a resolver, whose
+value is the attribute of the same name (an issue's title, a project's key, a list of
+label names, the project object itself). For those graphql-core still builds a resolve
+info, calls Strawberry's resolver wrapper and walks ``complete_value`` once per row and
+field. Here each selection set is planned once per operation (graphql-core hands the
+same grouped field set for every row of a list): a plain field with a leaf, a list of
+leaves, an object or a list of objects as its type is read and completed directly. The
+direct path only ever takes the case where nothing can go wrong: a value that is
+missing, null where null is not allowed, awaitable, an exception, or not coercible is
+handed back to graphql-core's own ``execute_field``, which produces exactly the result
+and the error it always would.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-from graphql.execution.executor import Executor
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    Undefined,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.executor import Executor, to_nodes
+from graphql.pyutils import Path
+from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+# What a step of a plan does with its field.
+_EXECUTE = 0  # graphql-core's execute_field
+_LEAF = 1  # a scalar or an enum
+_LEAF_LIST = 2  # a list of scalars or enums
+_OBJECT = 3  # an object type's value
+_OBJECT_LIST = 4  # a list of an object type's values
+
+_PLAIN = (str, int, float, bool)
+_MISSING: Any = object()
+
+
+class _Step(NamedTuple):
+    kind: int
+    name: str  # the response name
+    fields: FieldDetailsList
+    field: GraphQLField | None
+    attribute: str
+    read: Callable[[Any, str], Any] | None  # None: builtins.getattr
+    type: Any  # the leaf or object type
+    nullable: bool  # the field's value may be null
+    item_type: Any  # for lists: the item's type as declared (NonNull or not)
+
+
+def _unwrap(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
+    if isinstance(type_, GraphQLNonNull):
+        return type_.of_type, False
+    return type_, True
 
 
 class FieldByFieldExecution(Executor[Any]):
+    # False: every field through graphql-core's execute_field (bench.cpu compares both).
+    read_plain_fields_directly = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.operation_extensions = kwargs.pop("operation_extensions", None)
         super().__init__(*args, **kwargs)
+        # Resolver middleware (Strawberry's extensions with a resolve hook) must see every
+        # field: with any, every field goes through execute_field.
+        manager = self.middleware_manager
+        self._direct = self.read_plain_fields_directly and (
+            manager is None or manager._middleware_resolvers is None
+        )
+        self._plans: dict[int, tuple[GroupedFieldSet, list[_Step]]] = {}
 
     # A plain function of attributes that every Executor has.
     build_resolve_info = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+
+    def _plan(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[_Step]:
+        # Like graphql-core's subfield memo: keyed by identity, the set kept alive with it.
+        found = self._plans.get(id(grouped))
+        if found is not None and found[0] is grouped:
+            return found[1]
+        steps = [self._step(parent_type, name, fields) for name, fields in grouped.items()]
+        self._plans[id(grouped)] = (grouped, steps)
+        return steps
+
+    def _step(self, parent_type: GraphQLObjectType, name: str, fields: FieldDetailsList) -> _Step:
+        slow = _Step(_EXECUTE, name, fields, None, "", None, None, True, None)
+        node = fields[0].node
+        field = self.schema.get_field(parent_type, node.name.value)
+        if field is None or field.args or node.arguments:
+            return slow
+        if not getattr(field.resolve, "_is_default", False):
+            return slow
+        definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if definition is None or not getattr(definition, "is_basic_field", False):
+            return slow
+        read = definition.default_resolver
+        read = None if read is builtins.getattr else read
+        attribute = definition.python_name
+        inner, nullable = _unwrap(field.type)
+
+        def step(kind: int, type_: Any, item_type: Any = None) -> _Step:
+            return _Step(kind, name, fields, field, attribute, read, type_, nullable, item_type)
+
+        if isinstance(inner, GraphQLList):
+            item, _ = _unwrap(inner.of_type)
+            if isinstance(item, GraphQLScalarType | GraphQLEnumType):
+                return step(_LEAF_LIST, item, inner.of_type)
+            if isinstance(item, GraphQLObjectType):
+                return step(_OBJECT_LIST, item, inner.of_type)
+            return slow
+        if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
+            return step(_LEAF, inner)
+        if isinstance(inner, GraphQLObjectType):
+            return step(_OBJECT, inner)
+        return slow
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> Any:
+        if not self._direct:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        pending: list[str] = []
+        try:
+            for step in self._plan(parent_type, grouped_field_set):
+                name = step.name
+                kind = step.kind
+                if kind != _EXECUTE:
+                    result = self._read(step, source_value, path, parent_type)
+                    if result is not _MISSING:
+                        results[name] = result
+                        # A leaf read directly is a plain value; an object's may wait.
+                        if kind >= _OBJECT and is_awaitable(result):
+                            pending.append(name)
+                        continue
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    step.fields,
+                    Path(path, name, parent_type.name),
+                    position_context,
+                )
+                if result is Undefined:
+                    continue
+                results[name] = result
+                if is_awaitable(result):
+                    pending.append(name)
+        except Exception:
+            if pending:
+                self.settle_in_background([results[name] for name in pending])
+            raise
+        if not pending:
+            return results
+
+        async def gather() -> dict[str, Any]:
+            if len(pending) == 1:
+                results[pending[0]] = await results[pending[0]]
+            else:
+                done = await gather_with_cancel(*(results[name] for name in pending))
+                results.update(zip(pending, done, strict=True))
+            return results
+
+        return gather()
+
+    def _read(
+        self, step: _Step, source: Any, path: Path | None, parent_type: GraphQLObjectType
+    ) -> Any:
+        """The field's completed value, or _MISSING for execute_field to take it (before
+        anything was done that execute_field would do again)."""
+        try:
+            if step.read is None:
+                value = getattr(source, step.attribute, _MISSING)
+            else:
+                value = step.read(source, step.attribute)
+        except Exception:
+            return _MISSING
+        if value is None:
+            return None if step.nullable else _MISSING
+        if value is _MISSING:
+            return _MISSING
+        kind = step.kind
+        if kind == _LEAF:
+            return self._leaf(step.type, value)
+        if kind == _LEAF_LIST:
+            return self._leaves(step, value)
+        field_path = Path(path, step.name, parent_type.name)
+        checked = self._objects_checked(step, value, field_path, parent_type)
+        if not checked:
+            return _MISSING
+        # From here on the field is executed here, its errors handled as execute_field
+        # handles them: null for the field where it may be null, else up to the parent.
+        try:
+            if kind == _OBJECT:
+                completed = self.collect_and_execute_subfields(
+                    step.type, step.fields, field_path, value, None
+                )
+            else:
+                completed = self._complete_objects(step, value, field_path)
+        except Exception as error:
+            self.handle_field_error(error, step.field.type, step.fields, field_path)  # type: ignore[union-attr]
+            return None
+        if self.is_awaitable(completed):
+            return self._await_field(step, completed, field_path)
+        return completed
+
+    async def _await_field(self, step: _Step, completed: Any, path: Path) -> Any:
+        try:
+            return await completed
+        except Exception as error:
+            self.handle_field_error(error, step.field.type, step.fields, path)  # type: ignore[union-attr]
+            return None
+
+    def _leaves(self, step: _Step, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            return _MISSING
+        leaf = step.type
+        items_nullable = not isinstance(step.item_type, GraphQLNonNull)
+        completed: list[Any] = []
+        for item in value:
+            if item is None:
+                if not items_nullable:
+                    return _MISSING
+                completed.append(None)
+                continue
+            done = self._leaf(leaf, item)
+            if done is _MISSING:
+                return _MISSING
+            completed.append(done)
+        return completed
+
+    def _objects_checked(
+        self, step: _Step, value: Any, path: Path, parent_type: GraphQLObjectType
+    ) -> bool:
+        """Whether every value is one that complete_object_value would take as it is
+        (not awaitable, not an exception, of the type; nulls only where allowed)."""
+        values: list[Any] | tuple[Any, ...]
+        if step.kind == _OBJECT:
+            values = (value,)
+        elif isinstance(value, list | tuple):
+            values = value
+            if any(item is None for item in values):
+                if isinstance(step.item_type, GraphQLNonNull):
+                    return False
+                values = [item for item in values if item is not None]
+        else:
+            return False
+        is_awaitable = self.is_awaitable
+        is_type_of = step.type.is_type_of
+        info = None
+        for item in values:
+            if is_awaitable(item) or isinstance(item, Exception):
+                return False
+            if is_type_of is not None:
+                if info is None:
+                    assert step.field is not None
+                    info = self.build_resolve_info(  # type: ignore[misc]
+                        step.field, to_nodes(step.fields), parent_type, path
+                    )
+                if is_type_of(item, info) is not True:
+                    return False
+        return True
+
+    def _complete_objects(self, step: _Step, values: Any, path: Path) -> Any:
+        """complete_iterable_value for checked objects, each item's errors handled as
+        complete_list_item_value handles them."""
+        is_awaitable = self.is_awaitable
+        completed: list[Any] = []
+        pending: list[int] = []
+        object_type, fields, item_type = step.type, step.fields, step.item_type
+        for index, item in enumerate(values):
+            if item is None:
+                completed.append(None)
+                continue
+            item_path = path.add_key(index, None)
+            try:
+                done = self.collect_and_execute_subfields(
+                    object_type, fields, item_path, item, None
+                )
+            except Exception as error:
+                self.handle_field_error(error, item_type, fields, item_path)
+                completed.append(None)
+                continue
+            if is_awaitable(done):
+                done = self._await_item(done, item_type, fields, item_path)
+                pending.append(index)
+            completed.append(done)
+        if not pending:
+            return completed
+
+        async def gather() -> list[Any]:
+            if len(pending) == 1:
+                completed[pending[0]] = await completed[pending[0]]
+            else:
+                done = await gather_with_cancel(*(completed[index] for index in pending))
+                for index, value in zip(pending, done, strict=True):
+                    completed[index] = value
+            return completed
+
+        return gather()
+
+    async def _await_item(
+        self, done: Any, item_type: Any, fields: FieldDetailsList, path: Path
+    ) -> Any:
+        try:
+            return await done
+        except Exception as error:
+            self.handle_field_error(error, item_type, fields, path)
+            return None
+
+    @staticmethod
+    def _leaf(leaf: Any, value: Any) -> Any:
+        if type(value) not in _PLAIN and (
+            isinstance(value, Exception) or hasattr(value, "__await__")
+        ):
+            return _MISSING
+        try:
+            coerced = leaf.coerce_output_value(value)
+        except Exception:
+            return _MISSING
+        if coerced is None or coerced is Undefined:
+            return _MISSING
+        return coerced
 
 
 class RememberingNameConverter(NameConverter):
