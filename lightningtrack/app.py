@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -74,6 +75,7 @@ def create_app(
             # The embedded default runs as one process: keep its workspaces current too.
             await migration.migrate_workspaces(settings, tenancy.pools)
         log_writer.start()
+        _settle_heap()
         sweep = None
         if isinstance(jobs, InProcessRunner):
             sweep = asyncio.create_task(sweep_forever(settings, tenancy, jobs), name="lt-sweep")
@@ -158,6 +160,17 @@ def create_app(
     app.state.request_log = log_writer
     app.state.limiter = limiter
     return app
+
+
+def _settle_heap() -> None:
+    """What start-up built (modules, the schema, its caches) lives as long as the process:
+    moved out of the collector's sight, it is not traversed again at every full
+    collection; and with the first generation's threshold raised, a request's short-lived
+    objects (several thousand for a page of issues) are mostly freed by reference
+    counting before a collection runs, instead of triggering several per request."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
 
 
 def serve_app() -> Starlette:
