@@ -61,5 +61,8 @@ async def delete(membership: Membership, global_id: str) -> str:
     permissions.require_author_or_admin(membership, comment.author_id)
     async with in_transaction(WORKSPACE):
         await events.emit(membership.workspace, "COMMENT_DELETED", comment)
-        await comment.delete()
+        if not await Comment.filter(id=comment.id).delete():
+            # Deleted meanwhile by another request, which sent the event: this one's
+            # event rolls back with the transaction.
+            raise NotFound("No Comment with this id.")
     return global_id

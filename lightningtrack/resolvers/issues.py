@@ -190,7 +190,9 @@ async def insert(project_pk: int, **values: Any) -> Issue:
     # The row lock taken by this UPDATE orders concurrent creations in one project:
     # each gets the next number, none is handed out twice.
     await Project.filter(id=project_pk).update(last_issue_number=F("last_issue_number") + 1)
-    project = await Project.get(id=project_pk)
+    project = await Project.get_or_none(id=project_pk)
+    if project is None:  # deleted since the caller looked
+        raise NotFound("No Project with this id.", field="input.projectId")
     return await Issue.create(project=project, number=project.last_issue_number, **values)
 
 
@@ -283,7 +285,10 @@ async def delete(membership: Membership, global_id: str) -> str:
     issue = await get(global_id)
     async with in_transaction(WORKSPACE):
         await events.emit(membership.workspace, "ISSUE_DELETED", issue)
-        await issue.delete()
+        if not await Issue.filter(id=issue.id).delete():
+            # Deleted meanwhile by another request, which sent the event: this one's
+            # event rolls back with the transaction.
+            raise NotFound("No Issue with this id.")
     return global_id
 
 

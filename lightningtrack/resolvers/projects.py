@@ -105,7 +105,10 @@ async def delete(membership: Membership, global_id: str) -> str:
     project = await get(global_id)
     async with in_transaction(WORKSPACE):
         await events.emit(membership.workspace, "PROJECT_DELETED", project)
-        await project.delete()
+        if not await Project.filter(id=project.id).delete():
+            # Deleted meanwhile by another request, which sent the event: this one's
+            # event rolls back with the transaction.
+            raise NotFound("No Project with this id.")
     return global_id
 
 

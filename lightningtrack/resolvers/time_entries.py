@@ -128,5 +128,8 @@ async def delete(membership: Membership, global_id: str) -> str:
     permissions.require_author_or_admin(membership, entry.account_id)
     async with in_transaction(WORKSPACE):
         await events.emit(membership.workspace, "TIME_ENTRY_DELETED", entry)
-        await entry.delete()
+        if not await TimeEntry.filter(id=entry.id).delete():
+            # Deleted meanwhile by another request, which sent the event: this one's
+            # event rolls back with the transaction.
+            raise NotFound("No TimeEntry with this id.")
     return global_id
