@@ -107,6 +107,11 @@ async def test_graphiql_runs_queries_with_the_cookie_and_with_an_api_key_offline
             await page.goto(f"{base}/graphql?headers={quote(headers)}")
             shown = await _run(page, "query Key { workspace { slug } }")
             assert slug in shown and "UNAUTHENTICATED" not in shown, shown
+            # GraphiQL's history records each operation with its headers: the page's
+            # storage keeps the operation and leaves the key out.
+            stored = await page.evaluate("() => JSON.stringify({...window.localStorage})")
+            assert "query Key" in json.loads(stored).get("graphiql:queries", ""), stored
+            assert secret not in stored, stored
 
             # Signing in from the page itself: the cookie it sets is sent with what follows.
             fresh = await browser.new_context()

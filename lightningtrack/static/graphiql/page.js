@@ -50,6 +50,54 @@
     }
   }
 
+  // GraphiQL keeps its tabs, history and favourites in localStorage. With
+  // shouldPersistHeaders off it leaves the headers out of the tabs, but its history and
+  // favourites still record each operation's headers, an API key among them: this
+  // storage writes every "headers" entry as null, so that no header reaches the disk.
+  function withoutHeaders(value) {
+    if (Array.isArray(value)) {
+      return value.map(withoutHeaders);
+    }
+    if (value && typeof value === "object") {
+      var copy = {};
+      Object.keys(value).forEach(function (key) {
+        copy[key] = key === "headers" ? null : withoutHeaders(value[key]);
+      });
+      return copy;
+    }
+    return value;
+  }
+
+  var storage = {
+    getItem: function (key) {
+      return window.localStorage.getItem(key);
+    },
+    setItem: function (key, value) {
+      var kept = value;
+      try {
+        kept = JSON.stringify(withoutHeaders(JSON.parse(value)));
+      } catch (error) {
+        // Not JSON (a flag such as the theme): nothing there can hold a header.
+      }
+      window.localStorage.setItem(key, kept);
+    },
+    removeItem: function (key) {
+      window.localStorage.removeItem(key);
+    },
+    clear: function () {
+      Object.keys(window.localStorage).forEach(function (key) {
+        if (key.indexOf("graphiql:") === 0) {
+          window.localStorage.removeItem(key);
+        }
+      });
+    },
+    get length() {
+      return Object.keys(window.localStorage).filter(function (key) {
+        return key.indexOf("graphiql:") === 0;
+      }).length;
+    },
+  };
+
   var explorer = GraphiQLPluginExplorer.explorerPlugin();
 
   function Page() {
@@ -62,6 +110,7 @@
       defaultEditorToolsVisibility: headers ? "headers" : true,
       // Headers may hold an API key: never written to the browser's storage.
       shouldPersistHeaders: false,
+      storage: storage,
       inputValueDeprecation: true,
     });
   }
