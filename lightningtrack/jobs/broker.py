@@ -24,6 +24,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware, SkipMessage
 
+from lightningtrack import logs
 from lightningtrack.jobs.runner import BrokerRunner, execute, job_from_message, sweep_forever
 from lightningtrack.models.landlord import Workspace
 from lightningtrack.resolvers.billing import gateway as billing_gateway
@@ -67,6 +68,28 @@ class WorkerRuntime(Middleware):
             loop_thread.run_coroutine(self.tenancy.stop())
 
 
+class RequestIdMiddleware(Middleware):
+    """The request id a message carries, set for the worker thread while it is processed:
+    Dramatiq's own lines about the message (a failure, a retry) and the tenant check's
+    carry it as the job's own lines do."""
+
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        logs.request_id.set(message.args[3] if len(message.args) > 3 else None)
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        logs.request_id.set(None)
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        logs.request_id.set(None)
+
+
 class TenantMiddleware(Middleware):
     """Drops a message for a workspace that is missing or erased, with a log line."""
 
@@ -98,6 +121,7 @@ def make_broker(
         broker.add_middleware(AsyncIO())
         runtime = WorkerRuntime(settings)
         broker.add_middleware(runtime)
+        broker.add_middleware(RequestIdMiddleware())
         broker.add_middleware(TenantMiddleware())
     dramatiq.set_broker(broker)
 
