@@ -28,6 +28,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench.databases import SERVER, drop_databases
 from bench.load import LoadResult, run_wrk
 from bench.seed import Seeded, seed
 from lightningtrack.app import create_app
@@ -38,7 +39,6 @@ from lightningtrack.tenancy.config import WORKSPACE, make_client
 from lightningtrack.tenancy.runtime import Tenancy
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = "postgres://postgres@127.0.0.1:5432"
 LANDLORD_DB = "lt_bench"
 OURS, RAW = 18001, 18002
 POOL_CAP = 40
@@ -70,30 +70,6 @@ def environment(data_dir: Path) -> dict[str, str]:
         "LT_POOL_MAX_CONNECTIONS": str(POOL_CAP),
         "LT_SWEEP_INTERVAL": "3600",
     }
-
-
-async def reset_databases() -> None:
-    conn = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        names = await conn.fetch(
-            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", LANDLORD_DB
-        )
-        for row in names:
-            await conn.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{LANDLORD_DB}"')
-    finally:
-        await conn.close()
-
-
-async def drop_databases() -> None:
-    conn = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        for row in await conn.fetch(
-            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", LANDLORD_DB
-        ):
-            await conn.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 class StatementCounter(logging.Handler):
@@ -160,7 +136,7 @@ class Prepared:
 
 async def prepare(env: dict[str, str], small: int) -> Prepared:
     settings = load_settings(env)
-    await reset_databases()
+    await drop_databases(LANDLORD_DB, create=True)
     tenancy = Tenancy(settings)
     await tenancy.start(janitor=False)
     runner = InProcessRunner(settings, tenancy)
@@ -396,7 +372,7 @@ def main() -> int:
     args.load_after = os.getloadavg()[0]
     write_results(args, prepared, export, scenarios, results)
     if not args.keep:
-        asyncio.run(drop_databases())
+        asyncio.run(drop_databases(LANDLORD_DB))
         shutil.rmtree(data_dir, ignore_errors=True)
     print((ROOT / "bench" / "RESULTS.md").read_text())
     return 0

@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import httpx
 
-from bench.__main__ import CREATE, DASHBOARD, ISSUE, ROOT, SERVER, environment
+from bench.__main__ import CREATE, DASHBOARD, ISSUE, ROOT, environment
+from bench.databases import SERVER, drop_databases
 from bench.seed import seed
 from lightningtrack.app import create_app
 from lightningtrack.jobs.runner import InProcessRunner
@@ -33,18 +33,6 @@ from lightningtrack.settings import load_settings
 from lightningtrack.tenancy.runtime import Tenancy
 
 LANDLORD = "lt_cpu"
-
-
-async def _reset() -> None:
-    conn = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        for row in await conn.fetch(
-            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", LANDLORD
-        ):
-            await conn.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{LANDLORD}"')
-    finally:
-        await conn.close()
 
 
 def _bodies(issue_key: str, project_id: str) -> dict[str, dict[str, Any]]:
@@ -65,7 +53,7 @@ async def main(rounds: int, requests: int, profile: str | None, keep: bool, comp
     env = environment(data_dir)
     env["LT_DATABASE_URL"] = f"{SERVER}/{LANDLORD}"
     settings = load_settings(env)
-    await _reset()
+    await drop_databases(LANDLORD, create=True)
     tenancy = Tenancy(settings)
     await tenancy.start(janitor=False)
     runner = InProcessRunner(settings, tenancy)
@@ -120,14 +108,7 @@ async def main(rounds: int, requests: int, profile: str | None, keep: bool, comp
         await runner.close()
         await tenancy.stop()
         if not keep:
-            conn = await asyncpg.connect(f"{SERVER}/postgres")
-            try:
-                for row in await conn.fetch(
-                    "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", LANDLORD
-                ):
-                    await conn.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
-            finally:
-                await conn.close()
+            await drop_databases(LANDLORD)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.databases import SERVER, drop_databases
 from bench.load import LoadResult, run_wrk
 from lightningtrack.models.landlord import Account, Membership
 from lightningtrack.resolvers import api_keys, passwords
@@ -44,7 +45,6 @@ from lightningtrack.tenancy.runtime import Tenancy
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 MARKER = "<!-- scale: written by bench/scale.py -->"
-SERVER = "postgres://postgres@127.0.0.1:5432"
 LANDLORD_DB = "lt_scale"
 PORT = 18011
 TOKEN = "scale-metrics-token-" + "t" * 16
@@ -76,19 +76,6 @@ def environment(data_dir: Path, cap: int, migrate_concurrency: int) -> dict[str,
         "LT_MIGRATE_CONCURRENCY": str(migrate_concurrency),
         "LT_SWEEP_INTERVAL": "3600",
     }
-
-
-async def _drop_all(create: bool) -> None:
-    conn = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        for row in await conn.fetch(
-            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", LANDLORD_DB
-        ):
-            await conn.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
-        if create:
-            await conn.execute(f'CREATE DATABASE "{LANDLORD_DB}"')
-    finally:
-        await conn.close()
 
 
 class Backends:
@@ -268,7 +255,7 @@ def main() -> int:
     data_dir = ROOT / "bench" / ".var-scale"
     shutil.rmtree(data_dir, ignore_errors=True)
     env = environment(data_dir, args.pool_cap, args.migrate_concurrency)
-    asyncio.run(_drop_all(create=True))
+    asyncio.run(drop_databases(LANDLORD_DB, create=True))
     try:
         print(f"provisioning {args.workspaces} workspaces", flush=True)
         provisioned = asyncio.run(provision(env, args.workspaces, args.concurrency))
@@ -298,7 +285,7 @@ def main() -> int:
         )
     finally:
         if not args.keep:
-            asyncio.run(_drop_all(create=False))
+            asyncio.run(drop_databases(LANDLORD_DB))
             shutil.rmtree(data_dir, ignore_errors=True)
     print(RESULTS.read_text()[RESULTS.read_text().index(MARKER) :])
     return 0
