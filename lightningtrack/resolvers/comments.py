@@ -59,10 +59,5 @@ async def update(membership: Membership, global_id: str, body: str) -> Comment:
 async def delete(membership: Membership, global_id: str) -> str:
     comment = await get(global_id)
     permissions.require_author_or_admin(membership, comment.author_id)
-    async with in_transaction(WORKSPACE):
-        await events.emit(membership.workspace, "COMMENT_DELETED", comment)
-        if not await Comment.filter(id=comment.id).delete():
-            # Deleted meanwhile by another request, which sent the event: this one's
-            # event rolls back with the transaction.
-            raise NotFound("No Comment with this id.")
+    await events.delete(membership.workspace, "COMMENT_DELETED", comment)
     return global_id

@@ -18,8 +18,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
 from lightningtrack import clock
+from lightningtrack.errors import NotFound
 from lightningtrack.models.integrations import (
     Webhook,
     WebhookDelivery,
@@ -29,6 +31,7 @@ from lightningtrack.models.integrations import (
 from lightningtrack.models.workspace import Comment, Issue, Project, TimeEntry
 from lightningtrack.resolvers import exports, ids, schedule
 from lightningtrack.resolvers.effects import defer
+from lightningtrack.tenancy.config import WORKSPACE
 
 if TYPE_CHECKING:
     from lightningtrack.models.landlord import Workspace
@@ -82,6 +85,16 @@ async def emit(workspace: Workspace, event: str, row: Model) -> None:
     # Marked before the commit: should the job below be lost, the sweep finds the work.
     await schedule.mark_due(workspace.id, schedule.WEBHOOKS, now)
     defer("deliver_webhooks", workspace.id, message=message.id)
+
+
+async def delete(workspace: Workspace, event: str, row: Model) -> None:
+    """Delete ``row`` and owe ``event`` about it, in one transaction. A row that another
+    request deleted meanwhile answers NOT_FOUND: that request sent the event, and this
+    one's rolls back with the transaction, so a deletion is announced once."""
+    async with in_transaction(WORKSPACE):
+        await emit(workspace, event, row)
+        if not await type(row).filter(pk=row.pk).delete():
+            raise NotFound(f"No {type(row).__name__} with this id.")
 
 
 def _records(workspace: Workspace) -> exports.WorkspaceRecords:

@@ -283,12 +283,7 @@ async def update(membership: Membership, global_id: str, changes: dict[str, Any]
 async def delete(membership: Membership, global_id: str) -> str:
     permissions.require_write(membership, Role.ADMIN)
     issue = await get(global_id)
-    async with in_transaction(WORKSPACE):
-        await events.emit(membership.workspace, "ISSUE_DELETED", issue)
-        if not await Issue.filter(id=issue.id).delete():
-            # Deleted meanwhile by another request, which sent the event: this one's
-            # event rolls back with the transaction.
-            raise NotFound("No Issue with this id.")
+    await events.delete(membership.workspace, "ISSUE_DELETED", issue)
     return global_id
 
 

@@ -103,12 +103,7 @@ async def delete(membership: Membership, global_id: str) -> str:
     """Delete a project with its issues, comments and time entries."""
     permissions.require_write(membership, Role.ADMIN)
     project = await get(global_id)
-    async with in_transaction(WORKSPACE):
-        await events.emit(membership.workspace, "PROJECT_DELETED", project)
-        if not await Project.filter(id=project.id).delete():
-            # Deleted meanwhile by another request, which sent the event: this one's
-            # event rolls back with the transaction.
-            raise NotFound("No Project with this id.")
+    await events.delete(membership.workspace, "PROJECT_DELETED", project)
     return global_id
 
 

@@ -126,10 +126,5 @@ async def update(membership: Membership, global_id: str, data: dict[str, Any]) -
 async def delete(membership: Membership, global_id: str) -> str:
     entry = await get(global_id)
     permissions.require_author_or_admin(membership, entry.account_id)
-    async with in_transaction(WORKSPACE):
-        await events.emit(membership.workspace, "TIME_ENTRY_DELETED", entry)
-        if not await TimeEntry.filter(id=entry.id).delete():
-            # Deleted meanwhile by another request, which sent the event: this one's
-            # event rolls back with the transaction.
-            raise NotFound("No TimeEntry with this id.")
+    await events.delete(membership.workspace, "TIME_ENTRY_DELETED", entry)
     return global_id
