@@ -3,6 +3,8 @@ per table, on hot paths (authenticating a request) where every round trip counts
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
@@ -39,13 +41,32 @@ async def fetch(model: type[Model], sql: str, values: list[Any]) -> list[dict[st
     return rows
 
 
+# Key types whose canonical text needs no quoting inside an array literal.
+_CANONICAL: dict[str, Callable[[Any], object]] = {
+    "INT": int,
+    "BIGINT": int,
+    "SMALLINT": int,
+    "UUID": lambda value: uuid.UUID(str(value)),
+}
+
+
 def among(model: type[Model], column: str, values: list[Any]) -> tuple[str, list[Any]]:
     """``column`` (of ``model``'s primary key's type) is one of ``values``: on PostgreSQL
-    one array parameter (one statement text, prepared once, whatever the number of
-    values), elsewhere a list of placeholders with the values as the database stores them
-    (SQLite keeps UUIDs as text)."""
+    one parameter (one statement text, prepared once, whatever the number of values),
+    elsewhere a list of placeholders with the values as the database stores them (SQLite
+    keeps UUIDs as text).
+
+    The PostgreSQL parameter is the array's text, cast by the server: an array parameter
+    would make asyncpg introspect the array type (a catalog query of its own) on every
+    new connection, the first statement of which it then delays."""
     if model._meta.db.capabilities.dialect == "postgres":
-        return f"{column} = ANY($1)", [list(values)]
+        sql_type = model._meta.pk.get_for_dialect("postgres", "SQL_TYPE")
+        canonical = _CANONICAL.get(sql_type)
+        if canonical is None:
+            raise TypeError(f"among() takes integer or UUID keys, not {sql_type}")
+        # Each value in its canonical form, so nothing but keys reaches the literal.
+        literal = "{" + ",".join(str(canonical(value)) for value in values) + "}"
+        return f"{column} = ANY($1::text::{sql_type.lower()}[])", [literal]
     pk = model._meta.pk
     stored = [pk.to_db_value(value, model) for value in values]
     return f"{column} IN ({', '.join('?' for _ in values)})", stored
