@@ -310,7 +310,7 @@ def _churn(label: str, result: Loaded, churn: dict[str, float]) -> str:
         f"- Pool churn, {label}: {churn.get('opened', 0):.0f} pools opened and"
         f" {churn.get('evicted', 0):.0f} evicted for {requests:,} requests"
         f" ({churn.get('opened', 0) / requests:.2f} per request);"
-        f" {churn.get('waited', 0):.0f} leases waited because every pool was busy."
+        f" {churn.get('waited', 0):.0f} leases waited because leased pools held the whole cap."
     )
 
 
@@ -354,12 +354,12 @@ def write(
         f" process: {server_cap} at most. Highest peak of the load phases: {peak}"
         f" ({peak / server_cap:.2f}x the cap).",
         _churn(
-            f"LT_POOL_SIZE_PER_WORKSPACE=4 ({args.pool_cap // 4} pools per process)",
+            f"LT_POOL_SIZE_PER_WORKSPACE=4 (at most {args.pool_cap // 4} pools leased per process)",
             spread[0],
             spread[1],
         ),
         _churn(
-            f"LT_POOL_SIZE_PER_WORKSPACE=1 ({args.pool_cap} pools per process)",
+            f"LT_POOL_SIZE_PER_WORKSPACE=1 (at most {args.pool_cap} pools leased per process)",
             single[0],
             single[1],
         ),

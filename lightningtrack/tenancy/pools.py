@@ -1,10 +1,15 @@
 """The registry of open workspace clients (connection pools), bounded by a global cap.
 
 Clients open on demand when a task leases them and close when they have been idle for a
-while or when a new workspace needs room. A pool holds at most ``per_pool`` connections,
-and at most ``max_connections // per_pool`` pools are open, so the number of database
-connections held for workspaces never exceeds ``max_connections``. When every open pool
-is leased, a new lease waits for one to be returned rather than exceed the cap.
+while or when a new workspace needs room. Room is counted in connections, not pools: a
+leased pool counts as the ``per_pool`` connections it may open, a pool nobody holds as the
+connections it still keeps (none once they have been idle for a while: pools open with
+``min_size=0``). A lease goes ahead only while that sum stays within ``max_connections``,
+so the connections held for workspaces never exceed it, while many pools whose
+connections have gone idle stay open for nothing. When the room is short, the least
+recently used pools that nobody holds are closed (outside the registry's lock, so that
+leases of open pools go on meanwhile); when every pool is leased, a new lease waits for
+one to be returned rather than exceed the cap. At most ``max_connections`` pools are open.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
+
 from lightningtrack import metrics
 from lightningtrack.tenancy.config import WORKSPACE, make_client
+from lightningtrack.tenancy.serial import OneAtATimeClient
 
 if TYPE_CHECKING:
     from tortoise.backends.base.client import BaseDBAsyncClient
@@ -37,8 +45,11 @@ class _Entry:
     # Connections last reported to the metrics for this pool.
     connections: int = 0
 
+    def held(self) -> int:
+        return _connections(self.client)
+
     def report_connections(self) -> None:
-        held = _connections(self.client)
+        held = self.held()
         if held != self.connections:
             metrics.POOL_CONNECTIONS.inc(held - self.connections)
             self.connections = held
@@ -46,28 +57,41 @@ class _Entry:
 
 class PoolRegistry:
     def __init__(self, *, max_connections: int, per_pool: int, idle_seconds: float) -> None:
+        self.max_connections = max_connections
         self.per_pool = per_pool
-        self.max_pools = max(1, max_connections // per_pool)
         self.idle_seconds = idle_seconds
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._condition = asyncio.Condition()
+        # Connections of pools taken out of the registry and not closed yet: still held.
+        self._closing = 0
         self.opened = 0
         self.evicted = 0
-        metrics.POOL_CONNECTION_CAP.set(self.max_pools * per_pool)
+        metrics.POOL_CONNECTION_CAP.set(max_connections)
 
     @property
     def open_pools(self) -> int:
         return len(self._entries)
+
+    @property
+    def reserved(self) -> int:
+        """Connections counted against the cap: a leased pool's ``per_pool``, another's held."""
+        counted = sum(self.per_pool if e.leases else e.held() for e in self._entries.values())
+        return counted + self._closing
 
     def _key(self, url: DatabaseURL) -> str:
         return url.path if url.engine == "sqlite" else f"{url.server_key}/{url.database}"
 
     @asynccontextmanager
     async def lease(self, url: DatabaseURL) -> AsyncIterator[BaseDBAsyncClient]:
-        """Lend the client of one workspace database for the length of the block."""
+        """Lend the client of one workspace database for the length of the block.
+
+        On PostgreSQL the block's statements take the pool's connections one at a
+        time (``OneAtATimeClient``).
+        """
         entry = await self._acquire(url)
+        client = entry.client
         try:
-            yield entry.client
+            yield OneAtATimeClient(client) if isinstance(client, AsyncpgDBClient) else client
         finally:
             async with self._condition:
                 entry.leases -= 1
@@ -77,65 +101,105 @@ class PoolRegistry:
 
     async def _acquire(self, url: DatabaseURL) -> _Entry:
         key = self._key(url)
-        async with self._condition:
-            while True:
-                entry = self._entries.get(key)
-                if entry is not None:
-                    self._entries.move_to_end(key)
-                    break
-                if len(self._entries) >= self.max_pools and not await self._evict_one():
-                    metrics.POOL_EVENTS.labels("waited").inc()
-                    await self._condition.wait()
-                    continue
-                entry = _Entry(client=make_client(url, WORKSPACE, self.per_pool, self.idle_seconds))
-                self._entries[key] = entry
-                self.opened += 1
-                metrics.POOLS_OPEN.inc()
-                metrics.POOL_EVENTS.labels("opened").inc()
-                break
-            entry.leases += 1
-            return entry
+        while True:
+            async with self._condition:
+                taken = await self._wait_for_room(key)
+                if not taken:
+                    return self._lend(key, url)
+            await self._close_taken(taken)
 
-    async def _evict_one(self) -> bool:
-        """Close the least recently used pool that nobody holds; False if all are held."""
-        for key, entry in self._entries.items():
-            if entry.leases == 0:
-                del self._entries[key]
-                self.evicted += 1
-                metrics.POOL_EVENTS.labels("evicted").inc()
+    async def _wait_for_room(self, key: str) -> list[tuple[_Entry, int]]:
+        """Under the lock: nothing once the lease fits, else the pools taken out for room."""
+        while True:
+            entry = self._entries.get(key)
+            if entry is not None and entry.leases:
+                return []  # counted at its full size already
+            need = self.per_pool - (entry.held() if entry is not None else 0)
+            slot = entry is not None or len(self._entries) < self.max_connections
+            short = self.reserved + need - self.max_connections
+            if slot and short <= 0:
+                return []
+            taken = self._take_unleased(key, short, slot)
+            if taken:
+                return taken
+            metrics.POOL_EVENTS.labels("waited").inc()
+            await self._condition.wait()
+
+    def _take_unleased(self, key: str, short: int, slot: bool) -> list[tuple[_Entry, int]]:
+        """Take the least recently used pools nobody holds out, until ``short`` is freed."""
+        taken: list[tuple[_Entry, int]] = []
+        for other, entry in list(self._entries.items()):
+            if short <= 0 and slot:
+                break
+            if other == key or entry.leases:
+                continue
+            held = entry.held()
+            if held == 0 and slot:
+                continue  # closing it would free no connection
+            del self._entries[other]
+            self._closing += held
+            self.evicted += 1
+            metrics.POOL_EVENTS.labels("evicted").inc()
+            taken.append((entry, held))
+            short -= held
+            slot = True
+        return taken
+
+    def _lend(self, key: str, url: DatabaseURL) -> _Entry:
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = _Entry(client=make_client(url, WORKSPACE, self.per_pool, self.idle_seconds))
+            self._entries[key] = entry
+            self.opened += 1
+            metrics.POOLS_OPEN.inc()
+            metrics.POOL_EVENTS.labels("opened").inc()
+        else:
+            self._entries.move_to_end(key)
+        entry.leases += 1
+        return entry
+
+    def _take(self, key: str) -> list[tuple[_Entry, int]]:
+        entry = self._entries.pop(key)
+        held = entry.held()
+        self._closing += held
+        return [(entry, held)]
+
+    async def _close_taken(self, taken: list[tuple[_Entry, int]]) -> None:
+        """Close pools taken out of the registry, outside its lock, then count them gone."""
+        try:
+            for entry, _ in taken:
                 await _close(entry)
-                return True
-        return False
+        finally:
+            async with self._condition:
+                self._closing -= sum(held for _, held in taken)
+                self._condition.notify_all()
 
     async def close_idle(self) -> int:
         """Close pools unused for ``idle_seconds``; returns how many were closed."""
         cutoff = time.monotonic() - self.idle_seconds
         async with self._condition:
             idle = [k for k, e in self._entries.items() if e.leases == 0 and e.last_used < cutoff]
-            for key in idle:
-                metrics.POOL_EVENTS.labels("idle_closed").inc()
-                await _close(self._entries.pop(key))
+            taken = [pair for key in idle for pair in self._take(key)]
             for entry in self._entries.values():
                 entry.report_connections()
-            if idle:
-                self._condition.notify_all()
-        return len(idle)
+        for _ in taken:
+            metrics.POOL_EVENTS.labels("idle_closed").inc()
+        if taken:
+            await self._close_taken(taken)
+        return len(taken)
 
     async def discard(self, url: DatabaseURL) -> None:
         """Close and forget one database's client (before the database is dropped)."""
+        key = self._key(url)
         async with self._condition:
-            entry = self._entries.pop(self._key(url), None)
-            if entry is not None:
-                await _close(entry)
-                self._condition.notify_all()
+            taken = self._take(key) if key in self._entries else []
+        if taken:
+            await self._close_taken(taken)
 
     async def close_all(self) -> None:
         async with self._condition:
-            entries = list(self._entries.values())
-            self._entries.clear()
-            for entry in entries:
-                await _close(entry)
-            self._condition.notify_all()
+            taken = [pair for key in list(self._entries) for pair in self._take(key)]
+        await self._close_taken(taken)
 
     async def run_janitor(self, interval: float | None = None) -> None:
         """Close idle pools forever; meant to run as a background task."""

@@ -1,12 +1,14 @@
-"""The pool registry: a global cap on open pools and connections, waiting, idle closing."""
+"""The pool registry: a global cap on connections, eviction, waiting, idle closing."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from lightningtrack.models.landlord import Workspace
 from lightningtrack.models.workspace import Project
@@ -14,11 +16,16 @@ from lightningtrack.resolvers import accounts, workspaces
 from lightningtrack.settings import DatabaseURL, Settings
 from lightningtrack.tenancy import databases
 from lightningtrack.tenancy.binding import bound
+from lightningtrack.tenancy.config import WORKSPACE
 from lightningtrack.tenancy.pools import PoolRegistry
 from lightningtrack.tenancy.runtime import Tenancy
+from lightningtrack.tenancy.serial import OneAtATimeClient
 from tests.conftest import BACKEND, unique
 
-# 4 connections, 2 per pool: at most 2 pools open at once.
+if TYPE_CHECKING:
+    from tortoise.backends.base.client import BaseDBAsyncClient
+
+# 4 connections, 2 per pool: at most 2 pools leased at once.
 MAX_CONNECTIONS = 4
 PER_POOL = 2
 IDLE_SECONDS = 0.2
@@ -55,7 +62,6 @@ async def registry() -> AsyncIterator[PoolRegistry]:
     pools = PoolRegistry(
         max_connections=MAX_CONNECTIONS, per_pool=PER_POOL, idle_seconds=IDLE_SECONDS
     )
-    assert pools.max_pools == 2
     try:
         yield pools
     finally:
@@ -65,28 +71,39 @@ async def registry() -> AsyncIterator[PoolRegistry]:
 async def read(pools: PoolRegistry, target: Target, hold: float = 0.0) -> list[str]:
     """Lease the target's client and run two queries on it at once; keep it for ``hold``."""
     async with pools.lease(target.url) as client:
-        assert pools.open_pools <= pools.max_pools
+        assert held(pools) <= pools.reserved <= MAX_CONNECTIONS
         with bound(target.workspace.id, client):
             first, second = await asyncio.gather(
                 Project.all().values_list("key", flat=True),
                 Project.all().values_list("key", flat=True),
             )
             await asyncio.sleep(hold)
-        assert pools.open_pools <= pools.max_pools
+        assert held(pools) <= pools.reserved <= MAX_CONNECTIONS
         return [*first, *second]
+
+
+def pool_client(client: BaseDBAsyncClient) -> BaseDBAsyncClient:
+    """The pool's own client behind a lease's (on PostgreSQL, one at a time)."""
+    return client.pool_client if isinstance(client, OneAtATimeClient) else client
+
+
+def held(pools: PoolRegistry) -> int:
+    """Connections the registry's open pools hold now."""
+    return sum(entry.held() for entry in pools._entries.values())
 
 
 async def test_open_pools_never_exceed_the_cap(
     registry: PoolRegistry, targets: list[Target]
 ) -> None:
-    """Six workspaces through room for two pools: pools are evicted, never over the cap."""
+    """Six workspaces through room for two leased pools: evicted, never over the cap."""
     peak = 0
     done = asyncio.Event()
 
     async def watch() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, registry.open_pools)
+            assert held(registry) <= registry.reserved <= MAX_CONNECTIONS
+            peak = max(peak, registry.reserved)
             await asyncio.sleep(0)
 
     watcher = asyncio.create_task(watch())
@@ -100,8 +117,8 @@ async def test_open_pools_never_exceed_the_cap(
         await watcher
     for target, keys in zip(chosen, results, strict=True):
         assert keys == [target.marker] * 2
-    assert peak == registry.max_pools
-    assert registry.open_pools <= registry.max_pools
+    assert peak == MAX_CONNECTIONS
+    assert registry.open_pools <= MAX_CONNECTIONS
     assert registry.opened - registry.evicted == registry.open_pools
     assert registry.evicted >= len(targets)
 
@@ -113,14 +130,17 @@ async def test_lease_waits_while_every_pool_is_leased(
     first, second, third = targets[:3]
     async with registry.lease(first.url) as first_client:
         with pytest.raises(RuntimeError, match="done with the second"):
-            async with registry.lease(second.url):
+            async with registry.lease(second.url) as second_client:
                 waiting = asyncio.create_task(read(registry, third))
                 await asyncio.sleep(0.2)
                 assert not waiting.done()
                 assert registry.open_pools == 2
                 # A workspace whose pool is open is lent at once, even now.
                 async with asyncio.timeout(1), registry.lease(first.url) as again:
-                    assert again is first_client
+                    assert pool_client(again) is pool_client(first_client)
+                # The second pool keeps a connection when it is returned: room is short.
+                with bound(second.workspace.id, second_client):
+                    assert await Project.all().values_list("key", flat=True) == [second.marker]
                 # Leaving by an exception returns the lease too.
                 raise RuntimeError("done with the second")
         assert await asyncio.wait_for(waiting, 10) == [third.marker] * 2
@@ -129,6 +149,20 @@ async def test_lease_waits_while_every_pool_is_leased(
         # The pool still leased was not the one evicted.
         with bound(first.workspace.id, first_client):
             assert await Project.all().values_list("key", flat=True) == [first.marker]
+
+
+async def test_pools_whose_connections_closed_cost_no_room(
+    registry: PoolRegistry, targets: list[Target]
+) -> None:
+    """Room is counted in connections: idle pools that hold none are kept, not evicted."""
+    for target in targets[:3]:
+        assert await read(registry, target) == [target.marker] * 2
+        # The pool's idle connections close after IDLE_SECONDS (asyncpg's inactive
+        # lifetime; SQLite keeps its one).
+        await asyncio.sleep(IDLE_SECONDS * 2)
+    assert registry.open_pools == 3 > MAX_CONNECTIONS // PER_POOL
+    assert registry.evicted == 0
+    assert held(registry) <= registry.reserved <= MAX_CONNECTIONS
 
 
 async def test_close_idle_closes_only_pools_idle_long_enough(
@@ -189,7 +223,7 @@ async def test_server_connections_stay_under_the_cap(
         done.set()
         await watcher
     assert 2 <= peak <= MAX_CONNECTIONS
-    assert registry.evicted >= len(targets) - registry.max_pools
+    assert registry.evicted >= len(targets) - MAX_CONNECTIONS // PER_POOL
 
 
 @pytest.mark.skipif(BACKEND != "postgres", reason="asyncpg's pool release")
@@ -212,10 +246,87 @@ async def test_release_sends_nothing_but_rolls_back_an_open_transaction(
         assert last["state"] == "idle"
 
         async with client.acquire_connection() as conn:
-            assert conn.get_server_pid() == pid  # the pool holds the one connection
+            assert conn.get_server_pid() == pid  # the lease keeps its one connection
             await conn.execute("BEGIN")
             await conn.execute("CREATE TEMP TABLE left_open (x int)")
-        async with client.acquire_connection() as conn:
-            assert conn.get_server_pid() == pid
-            assert not conn.is_in_transaction()
-            assert await conn.fetchval("SELECT to_regclass('pg_temp.left_open')") is None
+    # The lease returned its connection to the pool with the transaction still open.
+    async with registry.lease(target.url) as client, client.acquire_connection() as conn:
+        assert conn.get_server_pid() == pid  # the pool holds the one connection
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SELECT to_regclass('pg_temp.left_open')") is None
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="asyncpg's pool")
+async def test_a_lease_runs_its_statements_on_one_connection(
+    registry: PoolRegistry, targets: list[Target]
+) -> None:
+    """Concurrent statements of a lease take one connection in turn; transactions their own."""
+    target = targets[0]
+    pid_sql = "SELECT pg_backend_pid() AS pid, pg_sleep(0.02)"
+    async with registry.lease(target.url) as client:
+        results = await asyncio.gather(*(client.execute_query_dict(pid_sql) for _ in range(4)))
+        pids = {rows[0]["pid"] for rows in results}
+        assert len(pids) == 1
+        pool = pool_client(client)._pool
+        assert pool.get_size() == 1
+
+        with bound(target.workspace.id, client):
+            async with in_transaction(WORKSPACE) as transaction:
+                inside = (await transaction.execute_query_dict(pid_sql))[0]["pid"]
+                # Statements outside the transaction go on meanwhile, on another one.
+                outside = (await client.execute_query_dict(pid_sql))[0]["pid"]
+        assert outside != inside
+        assert pool.get_size() == 2
+        # None is held between statements.
+        assert pool.get_idle_size() == 2
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="asyncpg's pool")
+async def test_a_lease_replaces_its_connection_when_the_server_drops_it(
+    settings: Settings, registry: PoolRegistry, targets: list[Target]
+) -> None:
+    """The lease's next statement runs on a new connection; a lost one is not returned."""
+    target = targets[1]
+    pid_sql = "SELECT pg_backend_pid() AS pid"
+
+    async def drop(pid: int) -> None:
+        async with databases.admin_connection(settings.database_url) as admin:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        await asyncio.sleep(0.2)  # asyncpg sees the connection go
+
+    async with registry.lease(target.url) as client:
+        pid = (await client.execute_query_dict(pid_sql))[0]["pid"]
+        await drop(pid)
+        replaced = (await client.execute_query_dict(pid_sql))[0]["pid"]
+        assert replaced != pid
+        # Dropped while the lease holds it, and the lease ends with no statement after.
+        await drop(replaced)
+    async with registry.lease(target.url) as client:
+        assert (await client.execute_query_dict(pid_sql))[0]["pid"] not in {pid, replaced}
+    assert pool_client(client)._pool.get_idle_size() == pool_client(client)._pool.get_size()
+
+
+async def test_concurrent_transactions_of_one_workspace_all_finish(
+    registry: PoolRegistry, targets: list[Target]
+) -> None:
+    """More leases than the pool has connections, each reading then writing in a
+    transaction: none keeps a connection while it waits for another."""
+    target = targets[2]
+
+    async def count_projects() -> int:
+        return await Project.all().count()
+
+    async def work(number: int) -> None:
+        async with registry.lease(target.url) as client, asyncio.TaskGroup() as group:
+            with bound(target.workspace.id, client):
+                group.create_task(count_projects())
+                assert await Project.filter(key=target.marker).exists()
+                async with in_transaction(WORKSPACE):
+                    await Project.create(key=f"T{number}", name="Concurrent")
+                    await asyncio.sleep(0.01)
+
+    async with asyncio.timeout(20):
+        await asyncio.gather(*(work(n) for n in range(4 * PER_POOL)))
+    async with registry.lease(target.url) as client:
+        with bound(target.workspace.id, client):
+            assert await Project.filter(name="Concurrent").count() == 4 * PER_POOL
