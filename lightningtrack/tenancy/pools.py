@@ -8,8 +8,10 @@ connections it still keeps (none once they have been idle for a while: pools ope
 so the connections held for workspaces never exceed it, while many pools whose
 connections have gone idle stay open for nothing. When the room is short, the least
 recently used pools that nobody holds are closed (outside the registry's lock, so that
-leases of open pools go on meanwhile); when every pool is leased, a new lease waits for
-one to be returned rather than exceed the cap. At most ``max_connections`` pools are open.
+leases of open pools go on meanwhile; and as leases end, in the background, until there
+is room for ``headroom`` more, so that a new workspace's lease seldom waits for a close);
+when every pool is leased, a new lease waits for one to be returned rather than exceed
+the cap. At most ``max_connections`` pools are open.
 """
 
 from __future__ import annotations
@@ -56,14 +58,19 @@ class _Entry:
 
 
 class PoolRegistry:
-    def __init__(self, *, max_connections: int, per_pool: int, idle_seconds: float) -> None:
+    def __init__(
+        self, *, max_connections: int, per_pool: int, idle_seconds: float, headroom: int = 2
+    ) -> None:
         self.max_connections = max_connections
+        # Leases of new workspaces to keep room for, closing idle pools as leases end.
+        self.headroom = headroom
         self.per_pool = per_pool
         self.idle_seconds = idle_seconds
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._condition = asyncio.Condition()
         # Connections of pools taken out of the registry and not closed yet: still held.
         self._closing = 0
+        self._closers: set[asyncio.Task[None]] = set()
         self.opened = 0
         self.evicted = 0
         metrics.POOL_CONNECTION_CAP.set(max_connections)
@@ -97,6 +104,14 @@ class PoolRegistry:
                 entry.leases -= 1
                 entry.last_used = time.monotonic()
                 entry.report_connections()
+                # Room for the next leases made now, off their path: closing a connection
+                # waits for the server (milliseconds) while the cap still counts it.
+                short = self.reserved + self.headroom * self.per_pool - self.max_connections
+                taken = self._take_unleased("", short, slot=True) if short > 0 else []
+                if taken:
+                    closing = asyncio.create_task(self._close_taken(taken))
+                    self._closers.add(closing)
+                    closing.add_done_callback(self._closers.discard)
                 self._condition.notify_all()
 
     async def _acquire(self, url: DatabaseURL) -> _Entry:
@@ -200,6 +215,8 @@ class PoolRegistry:
         async with self._condition:
             taken = [pair for key in list(self._entries) for pair in self._take(key)]
         await self._close_taken(taken)
+        if self._closers:
+            await asyncio.gather(*self._closers)
 
     async def run_janitor(self, interval: float | None = None) -> None:
         """Close idle pools forever; meant to run as a background task."""

@@ -60,7 +60,7 @@ async def targets(settings: Settings, tenancy: Tenancy) -> list[Target]:
 @pytest.fixture
 async def registry() -> AsyncIterator[PoolRegistry]:
     pools = PoolRegistry(
-        max_connections=MAX_CONNECTIONS, per_pool=PER_POOL, idle_seconds=IDLE_SECONDS
+        max_connections=MAX_CONNECTIONS, per_pool=PER_POOL, idle_seconds=IDLE_SECONDS, headroom=0
     )
     try:
         yield pools
@@ -330,3 +330,27 @@ async def test_concurrent_transactions_of_one_workspace_all_finish(
     async with registry.lease(target.url) as client:
         with bound(target.workspace.id, client):
             assert await Project.filter(name="Concurrent").count() == 4 * PER_POOL
+
+
+async def test_returned_leases_make_room_for_new_workspaces_in_the_background(
+    targets: list[Target],
+) -> None:
+    """With headroom for one more lease, idle pools close as leases end (least recently
+    used first), so that the next workspace finds room without closing anything."""
+    pools = PoolRegistry(
+        max_connections=MAX_CONNECTIONS, per_pool=PER_POOL, idle_seconds=60, headroom=1
+    )
+    try:
+        first, second, third, fourth = (targets[i] for i in (3, 4, 5, 0))
+        for target in (first, second, third):
+            assert await read(pools, target) == [target.marker] * 2
+        # As third's lease ended, first, second and third held a connection each: one
+        # more lease would not have fit, so the least recently used, first, was closed.
+        await asyncio.sleep(0.1)
+        assert pools.evicted == 1
+        assert pools.open_pools == 2
+        async with pools.lease(fourth.url):
+            # fourth's lease found room: nothing was closed on its way in.
+            assert pools.evicted == 1
+    finally:
+        await pools.close_all()
