@@ -67,6 +67,24 @@ class _Step(NamedTuple):
     item_type: Any  # for lists: the item's type as declared (NonNull or not)
 
 
+# Metadata key of a field with arguments whose value lists may prefetch (see
+# prefetched_field).
+PREFETCHED = "lightningtrack.prefetched"
+
+
+def prefetched_field(key: str) -> dict[str, str]:
+    """``strawberry.field(metadata=...)`` for a field whose value, when every argument
+    is omitted, the object may hold already in ``pre[key]`` (a list reads it for all its
+    rows at once): the executor then takes it from there instead of calling the
+    resolver, which must answer exactly that value in that case."""
+    return {PREFETCHED: key}
+
+
+def _read_prefetched(source: Any, key: str) -> Any:
+    pre = getattr(source, "pre", None)
+    return pre.get(key) if pre else None
+
+
 def _unwrap(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
     if isinstance(type_, GraphQLNonNull):
         return type_.of_type, False
@@ -104,7 +122,11 @@ class FieldByFieldExecution(Executor[Any]):
         slow = _Step(_EXECUTE, name, fields, None, "", None, None, True, None)
         node = fields[0].node
         field = self.schema.get_field(parent_type, node.name.value)
-        if field is None or field.args or node.arguments:
+        if field is None:
+            return slow
+        if field.args and not node.arguments:
+            return self._prefetched_step(name, fields, field) or slow
+        if field.args or node.arguments:
             return slow
         if not getattr(field.resolve, "_is_default", False):
             return slow
@@ -131,6 +153,23 @@ class FieldByFieldExecution(Executor[Any]):
         if isinstance(inner, GraphQLObjectType):
             return step(_OBJECT, inner)
         return slow
+
+    @staticmethod
+    def _prefetched_step(name: str, fields: FieldDetailsList, field: GraphQLField) -> _Step | None:
+        """A field with a resolver whose value, with every argument omitted, a list may
+        have prefetched into its rows' ``pre`` (``prefetched_field``): read from there
+        when it is, else resolved as always."""
+        definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if definition is None:
+            return None
+        key = definition.metadata.get(PREFETCHED)
+        if key is None or definition.extensions or definition.permission_classes:
+            return None
+        inner, _ = _unwrap(field.type)
+        if not isinstance(inner, GraphQLObjectType):
+            return None
+        # Not nullable here: None means "not prefetched", for execute_field to take.
+        return _Step(_OBJECT, name, fields, field, key, _read_prefetched, inner, False, None)
 
     def execute_fields(
         self,

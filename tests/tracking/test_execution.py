@@ -248,3 +248,34 @@ async def test_plain_fields_skip_execute_field(
         else:
             every = ["box", "name", "count", "tags", "leaf", "name", "later", "leaves"]
             assert sorted(called) == sorted([*every, "size", "size"])
+
+
+async def test_prefetched_comment_counts_skip_the_resolver(
+    direct_switch: None, owner: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list's comment counts are read from its rows: with arguments omitted, the
+    comments field never reaches execute_field; with arguments it is resolved as always,
+    and both answer the same."""
+    project = await create_project(owner)
+    issue = await create_issue(owner, project["id"], "Counted")
+    await create_issue(owner, project["id"], "Quiet")
+    await create_comment(owner, issue["id"], "One")
+    await create_comment(owner, issue["id"], "Two")
+    called: list[str] = []
+    original = FieldByFieldExecution.execute_field
+
+    def counting(self: Any, parent_type: Any, source: Any, fields: Any, *rest: Any) -> Any:
+        called.append(fields[0].node.name.value)
+        return original(self, parent_type, source, fields, *rest)
+
+    monkeypatch.setattr(FieldByFieldExecution, "execute_field", counting)
+    FieldByFieldExecution.read_plain_fields_directly = True
+    plain = "{ issues(first: 10) { nodes { key comments { totalCount __typename } } } }"
+    body = await owner.post(plain)
+    counts = {n["key"]: n["comments"]["totalCount"] for n in body["data"]["issues"]["nodes"]}
+    assert sorted(counts.values()) == [0, 2]
+    assert "comments" not in called
+    called.clear()
+    argued = plain.replace("comments {", "comments(first: 5) {")
+    assert await owner.post(argued) == body
+    assert called.count("comments") == 2
