@@ -113,6 +113,7 @@ class Settings:
     migrate_concurrency: int = 4
     graphiql: bool = True
     introspection: bool = True
+    compiled_execution: bool = True
     mail_from: str = "LightningTrack <no-reply@localhost>"
     max_depth: int = 12
     max_aliases: int = 15
@@ -435,4 +436,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         region_storage=_parse_region_storage(env.get("LT_REGION_STORAGE")),
         graphiql=_bool(env, "LT_GRAPHIQL", not production),
         introspection=_bool(env, "LT_INTROSPECTION", not production),
+        compiled_execution=_bool(env, "LT_COMPILED_EXECUTION", True),
     )

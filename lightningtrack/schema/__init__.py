@@ -17,7 +17,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from lightningtrack.schema.errors import ErrorCodes
-from lightningtrack.schema.execution import FieldByFieldExecution, RememberingNameConverter
+from lightningtrack.schema.execution import (
+    FieldByFieldExecution,
+    FieldByFieldOnly,
+    RememberingNameConverter,
+)
 from lightningtrack.schema.limits import Limits, policy_extension
 from lightningtrack.schema.mutation import Mutation
 from lightningtrack.schema.query import Query
@@ -46,9 +50,12 @@ DEFAULT_LIMITS = Limits()
 
 
 @cache
-def build_schema(limits: Limits = DEFAULT_LIMITS, introspection: bool = True) -> Schema:
+def build_schema(
+    limits: Limits = DEFAULT_LIMITS, introspection: bool = True, compiled: bool = True
+) -> Schema:
     """The schema for these settings, built once per process (validation rules and caches
-    built per request would defeat the validation cache)."""
+    built per request would defeat the validation cache); ``compiled=False`` answers
+    every selection set field by field (LT_COMPILED_EXECUTION)."""
     policy = policy_extension(limits)
     extensions: list[type[SchemaExtension] | object] = [
         ErrorCodes,
@@ -65,7 +72,7 @@ def build_schema(limits: Limits = DEFAULT_LIMITS, introspection: bool = True) ->
         mutation=Mutation,
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(name_converter=RememberingNameConverter()),
-        execution_context_class=FieldByFieldExecution,
+        execution_context_class=FieldByFieldExecution if compiled else FieldByFieldOnly,
     )
     policy.connections = _connection_fields(schema)  # type: ignore[attr-defined]
     return schema

@@ -44,6 +44,8 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from lightningtrack.schema.compiled import Build, Compiler, Pending, settle
+
 # What a step of a plan does with its field.
 _EXECUTE = 0  # graphql-core's execute_field
 _LEAF = 1  # a scalar or an enum
@@ -67,6 +69,28 @@ class _Step(NamedTuple):
     item_type: Any  # for lists: the item's type as declared (NonNull or not)
 
 
+# Metadata key of a field with arguments whose value lists may prefetch (see
+# prefetched_field).
+PREFETCHED = "lightningtrack.prefetched"
+
+
+def prefetched_field(key: str) -> dict[str, str]:
+    """``strawberry.field(metadata=...)`` for a field whose value, when every argument
+    is omitted, the object may hold already in ``pre[key]`` (a list reads it for all its
+    rows at once): the executor then takes it from there instead of calling the
+    resolver, which must answer exactly that value in that case."""
+    return {PREFETCHED: key}
+
+
+# The compiled selection sets of this process's schema.
+COMPILER = Compiler(PREFETCHED)
+
+
+def _read_prefetched(source: Any, key: str) -> Any:
+    pre = getattr(source, "pre", None)
+    return pre.get(key) if pre else None
+
+
 def _unwrap(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
     if isinstance(type_, GraphQLNonNull):
         return type_.of_type, False
@@ -76,6 +100,8 @@ def _unwrap(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
 class FieldByFieldExecution(Executor[Any]):
     # False: every field through graphql-core's execute_field (bench.cpu compares both).
     read_plain_fields_directly = True
+    # False: no compiled selection sets (LT_COMPILED_EXECUTION=false), see compiled.py.
+    compile_selection_sets = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.operation_extensions = kwargs.pop("operation_extensions", None)
@@ -87,6 +113,9 @@ class FieldByFieldExecution(Executor[Any]):
             manager is None or manager._middleware_resolvers is None
         )
         self._plans: dict[int, tuple[GroupedFieldSet, list[_Step]]] = {}
+        self._compile = self._direct and self.compile_selection_sets
+        self._builders: dict[int, tuple[GroupedFieldSet, Build | None]] = {}
+        self._flags: tuple[tuple[str, bool], ...] | None = None
 
     # A plain function of attributes that every Executor has.
     build_resolve_info = StrawberryGraphQLCoreExecutionContext.build_resolve_info
@@ -104,7 +133,11 @@ class FieldByFieldExecution(Executor[Any]):
         slow = _Step(_EXECUTE, name, fields, None, "", None, None, True, None)
         node = fields[0].node
         field = self.schema.get_field(parent_type, node.name.value)
-        if field is None or field.args or node.arguments:
+        if field is None:
+            return slow
+        if field.args and not node.arguments:
+            return self._prefetched_step(name, fields, field) or slow
+        if field.args or node.arguments:
             return slow
         if not getattr(field.resolve, "_is_default", False):
             return slow
@@ -132,6 +165,23 @@ class FieldByFieldExecution(Executor[Any]):
             return step(_OBJECT, inner)
         return slow
 
+    @staticmethod
+    def _prefetched_step(name: str, fields: FieldDetailsList, field: GraphQLField) -> _Step | None:
+        """A field with a resolver whose value, with every argument omitted, a list may
+        have prefetched into its rows' ``pre`` (``prefetched_field``): read from there
+        when it is, else resolved as always."""
+        definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if definition is None:
+            return None
+        key = definition.metadata.get(PREFETCHED)
+        if key is None or definition.extensions or definition.permission_classes:
+            return None
+        inner, _ = _unwrap(field.type)
+        if not isinstance(inner, GraphQLObjectType):
+            return None
+        # Not nullable here: None means "not prefetched", for execute_field to take.
+        return _Step(_OBJECT, name, fields, field, key, _read_prefetched, inner, False, None)
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,
@@ -144,6 +194,69 @@ class FieldByFieldExecution(Executor[Any]):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
+        if self._compile:
+            build = self._builder(parent_type, grouped_field_set)
+            if build is not None:
+                pending: Pending = []
+                try:
+                    built = build(source_value, pending)
+                except Exception:  # Unfit, or any surprise: field by field
+                    COMPILER.unfit += 1
+                else:
+                    COMPILER.built += 1
+                    if not pending:
+                        return built
+                    return self._settle(
+                        built, pending, parent_type, source_value, path, grouped_field_set
+                    )
+        return self._execute_fields_directly(
+            parent_type, source_value, path, grouped_field_set, position_context
+        )
+
+    def _builder(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> Build | None:
+        found = self._builders.get(id(grouped))
+        if found is not None and found[0] is grouped:
+            return found[1]
+        if self._flags is None:
+            coerced = self.variable_values.coerced if self.variable_values else {}
+            self._flags = tuple(sorted((k, v) for k, v in coerced.items() if isinstance(v, bool)))
+        build = COMPILER.builder(parent_type, grouped, self._flags, self._collect)
+        self._builders[id(grouped)] = (grouped, build)
+        return build
+
+    def _collect(self, object_type: GraphQLObjectType, fields: FieldDetailsList) -> GroupedFieldSet:
+        return self.collect_subfields(object_type, fields)[0]
+
+    async def _settle(
+        self,
+        built: dict[str, Any],
+        pending: Pending,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+    ) -> dict[str, Any]:
+        try:
+            await settle(pending)
+        except Exception:
+            COMPILER.unfit += 1
+            # Field by field again: what was awaited is awaited again (a Later loads
+            # through its dataloader's cache), and any error is reported as it would be.
+            again = self._execute_fields_directly(
+                parent_type, source_value, path, grouped_field_set, None
+            )
+            done: dict[str, Any] = await again if self.is_awaitable(again) else again
+            return done
+        return built
+
+    def _execute_fields_directly(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> Any:
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         pending: list[str] = []
@@ -346,6 +459,12 @@ class FieldByFieldExecution(Executor[Any]):
         if coerced is None or coerced is Undefined:
             return _MISSING
         return coerced
+
+
+class FieldByFieldOnly(FieldByFieldExecution):
+    """The executor with no compiled selection sets (LT_COMPILED_EXECUTION=false)."""
+
+    compile_selection_sets = False
 
 
 class RememberingNameConverter(NameConverter):

@@ -20,6 +20,7 @@ from lightningtrack.resolvers.issue_facts import Fact
 from lightningtrack.resolvers.issues import IssueFilter as IssueFilterArgs
 from lightningtrack.resolvers.pagination import Page, PageArgs
 from lightningtrack.schema.context import Info
+from lightningtrack.schema.execution import prefetched_field
 from lightningtrack.schema.loaders import Loaders
 from lightningtrack.schema.types import Account, IssuePriority, IssueStatus, Node
 
@@ -312,7 +313,7 @@ class Issue(Node):
     def converter(cls, loaders: Loaders) -> Callable[[models.Issue], Issue]:
         return lambda issue: cls.from_model(issue, loaders)
 
-    @strawberry.field
+    @strawberry.field(metadata=prefetched_field("comments"))
     def comments(
         self,
         info: Info,
@@ -444,6 +445,9 @@ async def issue_list(
         kept = [i for i, row in enumerate(rows) if row.project_id in shared]
         page = replace(page, rows=[rows[i] for i in kept], cursors=[page.cursors[i] for i in kept])
     accounts = {a.id: Account.from_model(a) for a in found_people if a is not None}
+    # Issues with as many comments share one (read-only) connection of counts.
+    comment_counts: dict[int, CommentConnection] = {}
+    comment_rows = Comment.converter(loaders)
     found = connection(
         IssueConnection,
         page,
@@ -462,7 +466,15 @@ async def issue_list(
         if Fact.TIME_SPENT in shape:
             issue.time_spent_seconds = known.time_spent
         if Fact.COMMENT_COUNT in shape:
-            issue.pre["commentCount"] = known.comment_count
+            count = known.comment_count
+            issue.pre["commentCount"] = count
+            # What the comments field answers without arguments: read, not resolved.
+            counted = comment_counts.get(count)
+            if counted is None:
+                counted = comment_counts[count] = connection(
+                    CommentConnection, counts_only(count), comment_rows
+                )
+            issue.pre["comments"] = counted
     return found
 
 

@@ -57,7 +57,7 @@ class GraphQLView(GraphQLOverHTTP, GraphQL[Context, None]):
             max_cost=settings.max_cost,
         )
         super().__init__(
-            build_schema(limits, settings.introspection),
+            build_schema(limits, settings.introspection, settings.compiled_execution),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
         )

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import strawberry
 
-from lightningtrack.schema.execution import FieldByFieldExecution
+from lightningtrack.schema.execution import COMPILER, FieldByFieldExecution
 from tests.conftest import Client
 from tests.tracking.conftest import create_comment, create_issue, create_project, log_time
 
@@ -27,6 +27,19 @@ from tests.tracking.conftest import create_comment, create_issue, create_project
 def direct_switch() -> Iterator[None]:
     yield
     FieldByFieldExecution.read_plain_fields_directly = True
+    FieldByFieldExecution.compile_selection_sets = True
+
+
+# The executor's three ways: compiled selection sets (with direct reads where a
+# selection does not compile), direct reads only, every field through execute_field.
+MODES = ((True, True), (True, False), (False, False))
+
+
+def use_mode(mode: tuple[bool, bool]) -> None:
+    (
+        FieldByFieldExecution.read_plain_fields_directly,
+        FieldByFieldExecution.compile_selection_sets,
+    ) = mode
 
 
 @strawberry.enum
@@ -153,20 +166,21 @@ TOY_DOCUMENTS = [
 
 def _encoded(result: Any) -> str:
     errors = [error.formatted for error in result.errors or []]
-    return json.dumps({"data": result.data, "errors": errors}, sort_keys=True, default=str)
+    return json.dumps({"data": result.data, "errors": errors}, default=str)
 
 
+@pytest.mark.parametrize("flag", [True, False])
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("document", TOY_DOCUMENTS)
-async def test_toy_schema_answers_alike_both_ways(
-    direct_switch: None, document: str, case: str
+async def test_toy_schema_answers_alike_every_way(
+    direct_switch: None, document: str, case: str, flag: bool
 ) -> None:
-    variables = {"c": case, "y": True}
+    variables = {"c": case, "y": flag}
     answers = []
-    for direct in (True, False):
-        FieldByFieldExecution.read_plain_fields_directly = direct
+    for mode in MODES:
+        use_mode(mode)
         answers.append(_encoded(await TOY.execute(document, variable_values=variables)))
-    assert answers[0] == answers[1]
+    assert answers[0] == answers[1] == answers[2]
 
 
 async def test_the_toy_hits_errors_and_values() -> None:
@@ -214,14 +228,16 @@ async def test_api_answers_alike_both_ways(direct_switch: None, owner: Client) -
     await create_comment(owner, issue["id"], "Hello")
     await create_comment(owner, issue["id"], "Again")
     await log_time(owner, issue["id"], 900)
+    built = COMPILER.built
     for document in API_DOCUMENTS:
         answers = []
-        for direct in (True, False):
-            FieldByFieldExecution.read_plain_fields_directly = direct
+        for mode in MODES:
+            use_mode(mode)
             body = await owner.post(document, {"k": issue["key"], "id": issue["id"]})
-            answers.append(json.dumps(body, sort_keys=True))
-        assert answers[0] == answers[1], document
+            answers.append(json.dumps(body))
+        assert answers[0] == answers[1] == answers[2], document
         assert "errors" not in json.loads(answers[0]), answers[0]
+    assert COMPILER.built > built
 
 
 async def test_plain_fields_skip_execute_field(
@@ -248,3 +264,34 @@ async def test_plain_fields_skip_execute_field(
         else:
             every = ["box", "name", "count", "tags", "leaf", "name", "later", "leaves"]
             assert sorted(called) == sorted([*every, "size", "size"])
+
+
+async def test_prefetched_comment_counts_skip_the_resolver(
+    direct_switch: None, owner: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list's comment counts are read from its rows: with arguments omitted, the
+    comments field never reaches execute_field; with arguments it is resolved as always,
+    and both answer the same."""
+    project = await create_project(owner)
+    issue = await create_issue(owner, project["id"], "Counted")
+    await create_issue(owner, project["id"], "Quiet")
+    await create_comment(owner, issue["id"], "One")
+    await create_comment(owner, issue["id"], "Two")
+    called: list[str] = []
+    original = FieldByFieldExecution.execute_field
+
+    def counting(self: Any, parent_type: Any, source: Any, fields: Any, *rest: Any) -> Any:
+        called.append(fields[0].node.name.value)
+        return original(self, parent_type, source, fields, *rest)
+
+    monkeypatch.setattr(FieldByFieldExecution, "execute_field", counting)
+    FieldByFieldExecution.read_plain_fields_directly = True
+    plain = "{ issues(first: 10) { nodes { key comments { totalCount __typename } } } }"
+    body = await owner.post(plain)
+    counts = {n["key"]: n["comments"]["totalCount"] for n in body["data"]["issues"]["nodes"]}
+    assert sorted(counts.values()) == [0, 2]
+    assert "comments" not in called
+    called.clear()
+    argued = plain.replace("comments {", "comments(first: 5) {")
+    assert await owner.post(argued) == body
+    assert called.count("comments") == 2

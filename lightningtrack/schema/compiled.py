@@ -1,0 +1,273 @@
+"""Compiled selection sets: a whole subtree of plain fields answered by one built function.
+
+Field by field, graphql-core (and the executor's direct path, see ``execution``) walks a
+selection set once per row: a plan lookup, a step per field, a path per object, a type
+check per value. Most of what a page of rows answers needs none of that once it is known
+what the selection asks: which attributes to read, how to serialize each leaf, which
+object types the values must be. A selection set whose fields are all plain (Strawberry
+fields without a resolver, ``__typename``, or a value a list prefetched, see
+``prefetched_field``), of leaf, list and object types, is compiled here once into nested
+builder functions that turn the row objects straight into the response dictionary.
+
+A builder takes only what it can answer exactly as graphql-core would: any value it does
+not expect (null where null is not allowed, a value of another type, one a scalar cannot
+serialize, an exception) raises ``Unfit`` and the executor answers that object field by
+field instead, which yields the result and the error it always would. Building touches
+nothing but the objects, so starting again loses nothing. Values that wait (a ``Later``
+of a field typed ``Any``) are gathered after the build, as graphql-core gathers a
+selection set's awaitables, then completed by the same builders (a coroutine, which
+could not be awaited a second time, makes the object unfit instead).
+
+Builders are cached by the selection's field nodes (those of the parsed document, which
+the parser cache keeps), the object type and the operation's Boolean variables (which
+``@include``/``@skip`` may read), in a bounded cache; the schema is built once per
+process, so a plan never outlives the schema it was made for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections import OrderedDict
+from collections.abc import Callable
+from operator import attrgetter
+from types import CoroutineType
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    Undefined,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+# A field's value, a list of the values still to wait for, and a build's result.
+Complete = Callable[[Any, "Pending"], Any]
+Pending = list[tuple[dict[str, Any], str, Any, Complete]]
+Build = Callable[[Any, Pending], dict[str, Any]]
+# Reads a selection's subfields as graphql-core collects them (fragments, @include/@skip).
+Collect = Callable[[GraphQLObjectType, FieldDetailsList], GroupedFieldSet]
+
+_PLAIN = (str, int, float, bool)
+MAX_PLANS = 2000
+
+
+class Unfit(Exception):
+    """A value the builder does not answer: the object goes field by field instead."""
+
+
+_WAITS: dict[type, bool] = {}
+
+
+def _waits(value: Any) -> bool:
+    """Whether the value is one to wait for (awaitable more than once, as a Later is)."""
+    kind = type(value)
+    found = _WAITS.get(kind)
+    if found is None:
+        found = _WAITS[kind] = kind not in _PLAIN and hasattr(kind, "__await__")
+    if found and kind is CoroutineType:
+        raise Unfit  # awaited here, it could not be awaited again field by field
+    return found
+
+
+class Compiler:
+    """Plans of one schema: builders for (object type, selection) pairs, or None."""
+
+    def __init__(self, prefetched_key: str) -> None:
+        self._prefetched_key = prefetched_key
+        self._plans: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Build | None]] = (
+            OrderedDict()
+        )
+        # Plans made, objects built by one, and builds given up for field by field.
+        self.compiled = 0
+        self.built = 0
+        self.unfit = 0
+
+    def builder(
+        self,
+        object_type: GraphQLObjectType,
+        grouped: GroupedFieldSet,
+        flags: tuple[tuple[str, bool], ...],
+        collect: Collect,
+    ) -> Build | None:
+        nodes = tuple(details.node for fields in grouped.values() for details in fields)
+        key = (object_type.name, flags, *map(id, nodes))
+        found = self._plans.get(key)
+        # The entry keeps its nodes alive, so no other node can have taken their ids.
+        if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
+            self._plans.move_to_end(key)
+            return found[1]
+        build = self._object(object_type, grouped, collect)
+        self._plans[key] = (nodes, build)
+        if len(self._plans) > MAX_PLANS:
+            self._plans.popitem(last=False)
+        self.compiled += 1
+        return build
+
+    def _object(
+        self, object_type: GraphQLObjectType, grouped: GroupedFieldSet, collect: Collect
+    ) -> Build | None:
+        steps: list[tuple[str, Callable[[Any], Any], Complete]] = []
+        for name, fields in grouped.items():
+            step = self._field(object_type, name, fields, collect)
+            if step is None:
+                return None
+            steps.append(step)
+        is_type_of = object_type.is_type_of
+
+        def build(source: Any, pending: Pending) -> dict[str, Any]:
+            # Strawberry's check reads no resolve info.
+            if is_type_of is not None and is_type_of(source, None) is not True:  # type: ignore[arg-type]
+                raise Unfit
+            result: dict[str, Any] = {}
+            for name, read, complete in steps:
+                value = read(source)
+                if _waits(value):
+                    result[name] = None
+                    pending.append((result, name, value, complete))
+                else:
+                    result[name] = complete(value, pending)
+            return result
+
+        return build
+
+    def _field(
+        self,
+        object_type: GraphQLObjectType,
+        name: str,
+        fields: FieldDetailsList,
+        collect: Collect,
+    ) -> tuple[str, Callable[[Any], Any], Complete] | None:
+        node = fields[0].node
+        field_name = node.name.value
+        if field_name == "__typename":
+            type_name = object_type.name
+            return name, lambda _source: type_name, _as_is
+        field = object_type.fields.get(field_name)
+        if field is None:
+            return None
+        definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if definition is None or definition.extensions or definition.permission_classes:
+            return None
+        read: Callable[[Any], Any]
+        if field.args or node.arguments:
+            key = definition.metadata.get(self._prefetched_key)
+            if key is None or node.arguments:
+                return None
+            read = _prefetched(key)
+            nullable_here = False  # None means "not prefetched"
+        else:
+            if not getattr(field.resolve, "_is_default", False):
+                return None
+            if not getattr(definition, "is_basic_field", False):
+                return None
+            if definition.default_resolver is not builtins.getattr:
+                return None
+            read = attrgetter(definition.python_name)
+            nullable_here = True
+        complete = self._complete(field.type, fields, collect, nullable_here)
+        if complete is None:
+            return None
+        return name, read, complete
+
+    def _complete(
+        self,
+        type_: GraphQLOutputType,
+        fields: FieldDetailsList,
+        collect: Collect,
+        nullable_here: bool = True,
+    ) -> Complete | None:
+        nullable = not isinstance(type_, GraphQLNonNull)
+        inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+        inner_complete = self._complete_non_null(inner, fields, collect)
+        if inner_complete is None:
+            return None
+        if nullable and nullable_here:
+
+            def complete_nullable(value: Any, pending: Pending) -> Any:
+                return None if value is None else inner_complete(value, pending)
+
+            return complete_nullable
+
+        def complete_required(value: Any, pending: Pending) -> Any:
+            if value is None:
+                raise Unfit
+            return inner_complete(value, pending)
+
+        return complete_required
+
+    def _complete_non_null(
+        self, inner: GraphQLOutputType, fields: FieldDetailsList, collect: Collect
+    ) -> Complete | None:
+        if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
+            return _leaf(inner)
+        if isinstance(inner, GraphQLList):
+            item = self._complete(inner.of_type, fields, collect)
+            if item is None:
+                return None
+
+            def complete_list(value: Any, pending: Pending) -> Any:
+                if not isinstance(value, list | tuple):
+                    raise Unfit
+                return [item(entry, pending) for entry in value]
+
+            return complete_list
+        if isinstance(inner, GraphQLObjectType):
+            build = self._object(inner, collect(inner, fields), collect)
+            if build is None:
+                return None
+            return build
+        return None  # interfaces and unions: field by field
+
+
+def _as_is(value: Any, _pending: Pending) -> Any:
+    return value
+
+
+def _prefetched(key: str) -> Callable[[Any], Any]:
+    def read(source: Any) -> Any:
+        pre = source.pre
+        return pre.get(key) if pre else None
+
+    return read
+
+
+def _leaf(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
+    coerce = leaf.coerce_output_value
+    fast: type | None = None
+    if isinstance(leaf, GraphQLScalarType) and leaf.name in ("String", "ID"):
+        fast = str
+    elif isinstance(leaf, GraphQLScalarType) and leaf.name == "Boolean":
+        fast = bool
+
+    def complete_leaf(value: Any, _pending: Pending) -> Any:
+        if fast is not None and type(value) is fast:
+            return value
+        if type(value) not in _PLAIN and (
+            isinstance(value, Exception) or hasattr(value, "__await__")
+        ):
+            raise Unfit
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise Unfit
+        return coerced
+
+    return complete_leaf
+
+
+async def settle(pending: Pending) -> None:
+    """Wait for the values a build left pending, all at once, and complete them (which
+    may leave more pending, waited for in the next round)."""
+    while pending:
+        current = list(pending)
+        pending.clear()
+        values = await asyncio.gather(*(value for _, _, value, _ in current))
+        for (container, name, _, complete), value in zip(current, values, strict=True):
+            if _waits(value):
+                raise Unfit
+            container[name] = complete(value, pending)

@@ -1,0 +1,254 @@
+"""Compiled selection sets against field-by-field execution, byte for byte.
+
+The oracle is the executor itself: every document is answered three ways (compiled
+selection sets, plain fields read directly, every field through graphql-core's
+execute_field) and the JSON bodies must be identical, errors and their paths included.
+Documents are drawn with Hypothesis from the read surface of a page of issues: any subset
+of the issue's, its project's and its people's fields, aliases, inline fragments and named
+fragment spreads, ``__typename``, ``@include``/``@skip`` with variables, nodes and edges,
+page info and counts. Hypothesis runs derandomized, so every run sends the same documents.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lightningtrack.app import create_app
+from lightningtrack.jobs.runner import InProcessRunner
+from lightningtrack.schema import build_schema
+from lightningtrack.schema.execution import COMPILER, FieldByFieldExecution, FieldByFieldOnly
+from lightningtrack.settings import Settings
+from lightningtrack.tenancy.runtime import Tenancy
+from tests.conftest import Client, signed_up, statements, with_workspace
+from tests.tracking.conftest import create_comment, create_issue, create_project, log_time
+
+MODES = ((True, True), (True, False), (False, False))
+
+ACCOUNT = ["id", "name", "__typename"]
+PROJECT = ["id", "key", "name", "description", "archived", "createdAt", "__typename"]
+ISSUE = [
+    "id",
+    "key",
+    "number",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "estimateSeconds",
+    "createdAt",
+    "updatedAt",
+    "labels",
+    "timeSpentSeconds",
+    "__typename",
+]
+NESTED = {
+    "project": PROJECT,
+    "assignee": ACCOUNT,
+    "creator": ACCOUNT,
+    "comments": ["totalCount", "__typename"],
+    "firstComment: comments(first: 1)": ["totalCount"],
+}
+DIRECTIVES = ["", "", "", " @include(if: $yes)", " @skip(if: $no)", " @include(if: $no)"]
+PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
+
+
+@pytest.fixture
+def modes() -> Iterator[None]:
+    yield
+    FieldByFieldExecution.read_plain_fields_directly = True
+    FieldByFieldExecution.compile_selection_sets = True
+
+
+def use_mode(mode: tuple[bool, bool]) -> None:
+    direct, compiled = mode
+    FieldByFieldExecution.read_plain_fields_directly = direct
+    FieldByFieldExecution.compile_selection_sets = compiled
+
+
+@st.composite
+def selection(draw: st.DrawFn, names: list[str], nested: dict[str, list[str]]) -> str:
+    """Some of ``names`` (and of the nested objects), each maybe aliased or directed."""
+    chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names)))
+    parts = []
+    for index, name in enumerate(chosen):
+        alias = f"{name}{index}: " if draw(st.booleans()) and name != "__typename" else ""
+        parts.append(f"{alias}{name}{draw(st.sampled_from(DIRECTIVES))}")
+    for name, fields in nested.items():
+        if draw(st.booleans()):
+            inner = draw(selection(fields, {}))
+            parts.append(f"{name}{draw(st.sampled_from(DIRECTIVES))} {{ {inner} }}")
+    return " ".join(parts)
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    issue = draw(selection(ISSUE, NESTED))
+    fragment = ""
+    wrap = draw(st.sampled_from(["plain", "inline", "named"]))
+    if wrap == "inline":
+        issue = f"... on Issue{draw(st.sampled_from(DIRECTIVES))} {{ {issue} }}"
+    elif wrap == "named":
+        extra = draw(selection(ISSUE, {}))
+        fragment = f" fragment F on Issue {{ {issue} }}"
+        issue = f"{extra} ...F"
+    parts = []
+    if draw(st.booleans()):
+        parts.append(f"nodes {{ {issue} }}")
+    if draw(st.booleans()) or not parts:
+        parts.append(f"edges {{ cursor node {{ {issue} }} }}")
+    if draw(st.booleans()):
+        parts.append(PAGE_INFO)
+    if draw(st.booleans()):
+        parts.append("totalCount")
+    size = draw(st.sampled_from([1, 2, 5, 50]))
+    status = draw(st.sampled_from(["", ", filter: {status: [TODO]}"]))
+    return (
+        "query($yes: Boolean!, $no: Boolean!) { __typename @include(if: $yes) @skip(if: $no)"
+        f" issues(first: {size}{status}) {{ {' '.join(parts)} }} }}{fragment}"
+    )
+
+
+async def seed(owner: Client) -> None:
+    project = await create_project(owner)
+    me = (await owner.gql("{ viewer { id } }"))["viewer"]["id"]
+    first = await create_issue(owner, project["id"], "First", labels=["bug", "ui"], assigneeId=me)
+    await create_issue(owner, project["id"], "Second", description="Words")
+    await create_issue(owner, project["id"], "Third", labels=["ops"])
+    await create_comment(owner, first["id"], "Hello")
+    await create_comment(owner, first["id"], "Again")
+    await log_time(owner, first["id"], 900)
+
+
+async def answers(owner: Client, document: str) -> list[str]:
+    found = []
+    for mode in MODES:
+        use_mode(mode)
+        body = await owner.post(document, {"yes": True, "no": False})
+        found.append(json.dumps(body))
+    return found
+
+
+@settings(
+    max_examples=120,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(document=documents())
+async def test_generated_documents_answer_alike_every_way(
+    modes: None, seeded: Client, document: str
+) -> None:
+    compiled, direct, slow = await answers(seeded, document)
+    assert compiled == direct == slow, document
+    assert "errors" not in json.loads(compiled), compiled
+
+
+@pytest.fixture
+async def seeded(
+    settings: Settings, tenancy: Tenancy, jobs: InProcessRunner
+) -> AsyncIterator[Client]:
+    """An owner with seeded issues, on an app whose rate limit stays out of the way (each
+    document is sent three times, a few hundred requests in seconds)."""
+    roomy = replace(settings, rate_limit_per_minute=10**6, rate_limit_burst=10**6)
+    app = create_app(roomy, tenancy, jobs)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as http:
+        owner = await signed_up(lambda: Client(http), "Owner")
+        await with_workspace(owner)
+        await seed(owner)
+        yield owner
+
+
+async def test_the_dashboard_is_built_by_the_compiled_path(modes: None, seeded: Client) -> None:
+    """Not field by field: the connection of issues is built whole, without falling back."""
+    document = (
+        "{ issues(first: 50, filter: {status: [TODO, IN_PROGRESS]}) { nodes { key title"
+        " project { key name } assignee { name } labels timeSpentSeconds"
+        " comments { totalCount } } } }"
+    )
+    built, unfit = COMPILER.built, COMPILER.unfit
+    compiled, direct, slow = await answers(seeded, document)
+    assert compiled == direct == slow
+    # The first mode built the connection (and nothing went back field by field).
+    assert COMPILER.built == built + 1
+    assert COMPILER.unfit == unfit
+
+
+async def test_the_dashboards_statements_do_not_grow_with_the_page(
+    modes: None, seeded: Client
+) -> None:
+    document = (
+        "{ issues(first: SIZE) { nodes { key title project { key name } assignee { name }"
+        " labels timeSpentSeconds comments { totalCount } } } }"
+    )
+    counts = []
+    for size in (1, 3, 100):
+        with statements() as sent:
+            body = await seeded.post(document.replace("SIZE", str(size)))
+        assert len(body["data"]["issues"]["nodes"]) == min(size, 3)
+        counts.append(len(sent))
+    assert counts[0] == counts[1] == counts[2], counts
+
+
+async def test_unsupported_selections_fall_back_and_answer_alike(
+    modes: None, seeded: Client
+) -> None:
+    """Fields with resolvers (timeEntries, comment rows), interfaces (node) and errors are
+    answered field by field, and alike."""
+    issue = (await seeded.gql("{ issues(first: 1) { nodes { id key } } }"))["issues"]["nodes"][0]
+    documents = [
+        "{ issues(first: 3) { nodes { key"
+        " timeEntries(first: 2) { nodes { durationSeconds } } } } }",
+        "{ issues(first: 3) { nodes { key"
+        " comments(first: 2) { nodes { body author { name } } } } } }",
+        '{ node(id: "ID") { __typename id ... on Issue { key labels } } }'.replace(
+            "ID", issue["id"]
+        ),
+        "{ issues(first: 1000) { nodes { key } } }",
+        '{ issues(first: 2, after: "not a cursor") { nodes { key } } }',
+    ]
+    for document in documents:
+        compiled, direct, slow = await answers(seeded, document)
+        assert compiled == direct == slow, document
+
+
+async def test_both_paths_refuse_another_workspace_alike(
+    modes: None, seeded: Client, other_workspace: Client
+) -> None:
+    """An id of another workspace's issue is not found, compiled or not."""
+    theirs = await create_project(other_workspace)
+    issue = await create_issue(other_workspace, theirs["id"], "Theirs")
+    document = '{ node(id: "ID") { id ... on Issue { key } } }'.replace("ID", issue["id"])
+    found = await answers(seeded, document)
+    assert found[0] == found[1] == found[2]
+    assert json.loads(found[0])["data"]["node"] is None
+    listed = await answers(seeded, "{ issues(first: 50) { nodes { title } } }")
+    assert listed[0] == listed[1] == listed[2]
+    assert "Theirs" not in listed[0]
+
+
+async def test_the_setting_turns_compiled_execution_off(
+    settings: Settings, tenancy: Tenancy, jobs: InProcessRunner, seeded: Client
+) -> None:
+    off = replace(settings, compiled_execution=False)
+    assert build_schema(compiled=False).execution_context_class is FieldByFieldOnly
+    app = create_app(off, tenancy, jobs)
+    document = "{ issues(first: 5) { nodes { key title project { key } } } }"
+    expected = await seeded.post(document)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as http:
+        client = Client(http, seeded.workspace, dict(seeded.headers))
+        client.http.cookies = seeded.http.cookies
+        built = COMPILER.built
+        assert await client.post(document) == expected
+        assert COMPILER.built == built
