@@ -19,9 +19,9 @@ selection set's awaitables, then completed by the same builders (a coroutine, wh
 could not be awaited a second time, makes the object unfit instead).
 
 Builders are cached by the selection's field nodes (those of the parsed document, which
-the parser cache keeps), the object type and the operation's Boolean variables (which
-``@include``/``@skip`` may read), in a bounded cache; the schema is built once per
-process, so a plan never outlives the schema it was made for.
+the parser cache keeps), the object type (itself, not its name) and the operation's
+Boolean variables (which ``@include``/``@skip`` may read), in a bounded cache; an entry
+holds what its key names, so no other object can take their ids while it lives.
 """
 
 from __future__ import annotations
@@ -95,8 +95,9 @@ class Compiler:
         flags: tuple[tuple[str, bool], ...],
         collect: Collect,
     ) -> Build | None:
-        nodes = tuple(details.node for fields in grouped.values() for details in fields)
-        key = (object_type.name, flags, *map(id, nodes))
+        # The type itself, not its name: tests (and tools) run other schemas in-process.
+        nodes = (object_type, *(details.node for fields in grouped.values() for details in fields))
+        key = (flags, *map(id, nodes))
         found = self._plans.get(key)
         # The entry keeps its nodes alive, so no other node can have taken their ids.
         if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
