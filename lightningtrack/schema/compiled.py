@@ -122,6 +122,8 @@ class Compiler:
         is_type_of = object_type.is_type_of
 
         def build(source: Any, pending: Pending) -> dict[str, Any]:
+            if isinstance(source, Exception):
+                raise Unfit  # graphql-core reports it as the field's error
             # Strawberry's check reads no resolve info.
             if is_type_of is not None and is_type_of(source, None) is not True:  # type: ignore[arg-type]
                 raise Unfit

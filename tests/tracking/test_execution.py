@@ -133,6 +133,8 @@ CASES: dict[str, Box] = {
     "awaitable name": _box(name=_Soon("later")),
     "exception as a value": _box(name=ValueError("an exception value")),
     "wrong object": _box(leaf=Other(name="other")),
+    # An exception with the attribute asked for: still the field's error.
+    "exception as an object": _box(leaf=NameError("an exception object", name="boom")),
     "null strict leaf": _box(strict_leaf=None),
     "null in leaves": _box(leaves=[Leaf(name="x", size=1), None]),
     "awaitable leaf": _box(leaf=_Soon(Leaf(name="soon", size=9))),
