@@ -85,6 +85,12 @@ POOL_EVENTS = Counter(
     "Pool registry events: opened, evicted (to make room), idle_closed, waited (all busy).",
     ["event"],
 )
+COMPILED_SELECTIONS = Counter(
+    "lightningtrack_compiled_selections",
+    "Selection sets answered by a compiled builder (built) or handed back to field-by-field"
+    " execution (fell_back).",
+    ["outcome"],
+)
 RETENTION_ACTIONS = Counter(
     "lightningtrack_retention_actions",
     "Retention sweep actions carried out, by kind and outcome.",

@@ -44,6 +44,7 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from lightningtrack import metrics
 from lightningtrack.schema.compiled import Build, Compiler, Pending, settle
 
 # What a step of a plan does with its field.
@@ -84,6 +85,8 @@ def prefetched_field(key: str) -> dict[str, str]:
 
 # The compiled selection sets of this process's schema.
 COMPILER = Compiler(PREFETCHED)
+_BUILT = metrics.COMPILED_SELECTIONS.labels("built")
+_FELL_BACK = metrics.COMPILED_SELECTIONS.labels("fell_back")
 
 
 def _read_prefetched(source: Any, key: str) -> Any:
@@ -201,9 +204,10 @@ class FieldByFieldExecution(Executor[Any]):
                 try:
                     built = build(source_value, pending)
                 except Exception:  # Unfit, or any surprise: field by field
-                    COMPILER.unfit += 1
+                    self._fell_back(grouped_field_set)
                 else:
                     COMPILER.built += 1
+                    _BUILT.inc()
                     if not pending:
                         return built
                     return self._settle(
@@ -224,6 +228,13 @@ class FieldByFieldExecution(Executor[Any]):
         self._builders[id(grouped)] = (grouped, build)
         return build
 
+    def _fell_back(self, grouped: GroupedFieldSet) -> None:
+        """Count a build given up, and try that selection no more in this operation: its
+        other rows (a list's) would most likely not fit either."""
+        COMPILER.unfit += 1
+        _FELL_BACK.inc()
+        self._builders[id(grouped)] = (grouped, None)
+
     def _collect(self, object_type: GraphQLObjectType, fields: FieldDetailsList) -> GroupedFieldSet:
         return self.collect_subfields(object_type, fields)[0]
 
@@ -239,7 +250,7 @@ class FieldByFieldExecution(Executor[Any]):
         try:
             await settle(pending)
         except Exception:
-            COMPILER.unfit += 1
+            self._fell_back(grouped_field_set)
             # Field by field again: what was awaited is awaited again (a Later loads
             # through its dataloader's cache), and any error is reported as it would be.
             again = self._execute_fields_directly(

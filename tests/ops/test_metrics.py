@@ -262,3 +262,28 @@ async def test_the_worker_serves_its_job_metrics_on_the_metrics_address(
                     swept = value(text, "lightningtrack_jobs_total", task="sweep", outcome="ok")
     finally:
         await flush()
+
+
+async def test_compiled_selections_are_counted_built_and_fallen_back(owner: Client) -> None:
+    """A page of issues is built by a compiled builder; a value the builder does not take
+    (a comment count no list prefetched, on an issue read alone) falls back, and is
+    counted."""
+    data = await owner.gql(
+        'mutation { projectCreate(input: {key: "MET", name: "M"}) { project { id } } }'
+    )
+    project = data["projectCreate"]["project"]["id"]
+    created = await owner.gql(
+        "mutation($i: IssueCreateInput!) { issueCreate(input: $i) { issue { key } } }",
+        {"i": {"projectId": project, "title": "Counted"}},
+    )
+    key = created["issueCreate"]["issue"]["key"]
+    name = "lightningtrack_compiled_selections_total"
+    before = await scrape(owner)
+    await owner.gql("{ issues(first: 5) { nodes { key title project { key } } } }")
+    await owner.gql(
+        "query($k: String!) { issue(key: $k) { key comments { totalCount } } }", {"k": key}
+    )
+    after = await scrape(owner)
+    assert value(after, name, outcome="built") - value(before, name, outcome="built") >= 1
+    fell_back = value(after, name, outcome="fell_back") - value(before, name, outcome="fell_back")
+    assert fell_back >= 1
