@@ -73,6 +73,17 @@ class BillingDisabled(AppError):
         super().__init__(message, reason="BILLING_DISABLED")
 
 
+class WorkspaceUnavailable(AppError):
+    """The workspace's database could not be reached (refused, missing, out of
+    connections); nothing was read or changed, and trying later may work."""
+
+    code = "INTERNAL_SERVER_ERROR"
+    default_message = "This workspace's data cannot be reached right now; please try again shortly."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, reason="WORKSPACE_UNAVAILABLE")
+
+
 class StripeUnavailable(AppError):
     """Stripe failed or could not be reached; nothing was changed, and trying later may work."""
 

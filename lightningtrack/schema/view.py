@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import orjson
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -17,7 +18,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from lightningtrack import clock, logs, metrics
-from lightningtrack.errors import AppError, RateLimited, Unauthenticated
+from lightningtrack.errors import AppError, RateLimited, Unauthenticated, WorkspaceUnavailable
 from lightningtrack.jobs.runner import Runner
 from lightningtrack.resolvers import api_keys, sessions, workspaces
 from lightningtrack.resolvers.effects import collecting
@@ -155,8 +156,13 @@ class GraphQLView(GraphQLOverHTTP, GraphQL[Context, None]):
             if workspace is None:
                 result = await super().execute_operation(*args, **kwargs)
             else:
-                async with self.tenancy.workspace(workspace):
-                    result = await super().execute_operation(*args, **kwargs)
+                try:
+                    async with self.tenancy.workspace(workspace):
+                        result = await super().execute_operation(*args, **kwargs)
+                except WorkspaceUnavailable as error:  # before the operation could start
+                    result = ExecutionResult(
+                        data=None, errors=[GraphQLError(error.message, original_error=error)]
+                    )
         # Only now, with the operation's writes committed, may its jobs start.
         await self.jobs.submit(deferred)
         self._log(context, kwargs.get("request_data"), result, started)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
 from lightningtrack import metrics
+from lightningtrack.errors import WorkspaceUnavailable
 from lightningtrack.tenancy.config import WORKSPACE, make_client
 from lightningtrack.tenancy.serial import OneAtATimeClient
 
@@ -116,6 +118,12 @@ class PoolRegistry:
 
     async def _acquire(self, url: DatabaseURL) -> _Entry:
         key = self._key(url)
+        # One stat of a local file, only while its pool is closed.
+        missing = url.engine == "sqlite" and key not in self._entries
+        if missing and not os.path.exists(key):  # noqa: ASYNC240
+            # SQLite would create an empty file in its place and fail on the first table.
+            log.warning("workspace database %s unavailable: the file is missing", key)
+            raise WorkspaceUnavailable
         while True:
             async with self._condition:
                 taken = await self._wait_for_room(key)

@@ -10,19 +10,30 @@ connection where it opened one per loader, and holds none between statements. A
 connection is not kept for the lease: a lease that kept one while its transaction waits
 for another could, with others doing the same, hold every connection of the pool and
 wait forever. Transactions take a connection of their own from the pool, as before.
+
+A database that cannot be reached (refused, dropped, out of connections) is reported as
+``WorkspaceUnavailable`` with one log line, rather than a traceback per request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import asyncpg
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.exceptions import DBConnectionError
+
+from lightningtrack.errors import WorkspaceUnavailable
 
 if TYPE_CHECKING:
-    import asyncpg
     from tortoise.backends.base.client import TransactionContext
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class OneAtATimeClient(AsyncpgDBClient):
@@ -38,7 +49,7 @@ class OneAtATimeClient(AsyncpgDBClient):
         return _OneAtATime(self)
 
     def _in_transaction(self) -> TransactionContext:
-        return self.pool_client._in_transaction()
+        return _Reaching(self.pool_client._in_transaction(), self.pool_client)  # type: ignore[return-value]
 
     async def close(self) -> None:
         """Nothing to close: the pool belongs to the registry."""
@@ -56,7 +67,9 @@ class _OneAtATime:
         await lock.acquire()
         try:
             self.inner = self.client.pool_client.acquire_connection()
-            connection: asyncpg.Connection = await self.inner.__aenter__()
+            connection: asyncpg.Connection = await _reach(
+                self.inner.__aenter__(), self.client.pool_client
+            )
         except BaseException:
             lock.release()
             raise
@@ -72,3 +85,52 @@ class _OneAtATime:
             await self.inner.__aexit__(exc_type, exc, traceback)
         finally:
             self.client._lock.release()
+
+
+# What failing to open a connection raises: the server refusing or unreachable, the
+# database missing, no connection slot left, Tortoise's wrapping of those.
+_UNREACHABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+    DBConnectionError,
+)
+
+
+async def _reach(opening: Awaitable[T], client: AsyncpgDBClient) -> T:
+    """Await what opens (or takes from the pool) a connection; a database that cannot
+    be reached is one log line and WorkspaceUnavailable, not a traceback per request."""
+    try:
+        return await opening
+    except _UNREACHABLE as error:
+        log.warning(
+            "workspace database %s unavailable: %s: %s",
+            client.database,
+            type(error).__name__,
+            str(error).splitlines()[0] if str(error) else "",
+        )
+        raise WorkspaceUnavailable from None
+
+
+class _Reaching:
+    """A transaction context whose opening maps an unreachable database as ``_reach``."""
+
+    __slots__ = ("client", "inner")
+
+    def __init__(self, inner: TransactionContext, client: AsyncpgDBClient) -> None:
+        self.inner = inner
+        self.client = client
+
+    async def __aenter__(self) -> Any:
+        return await _reach(self.inner.__aenter__(), self.client)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.inner.__aexit__(exc_type, exc, traceback)
