@@ -156,15 +156,13 @@ class PoolRegistry:
                 break
             if other == key or entry.leases:
                 continue
-            held = entry.held()
-            if held == 0 and slot:
+            if slot and entry.held() == 0:
                 continue  # closing it would free no connection
-            del self._entries[other]
-            self._closing += held
+            pair = self._take(other)
             self.evicted += 1
             metrics.POOL_EVENTS.labels("evicted").inc()
-            taken.append((entry, held))
-            short -= held
+            taken.append(pair)
+            short -= pair[1]
             slot = True
         return taken
 
@@ -181,11 +179,12 @@ class PoolRegistry:
         entry.leases += 1
         return entry
 
-    def _take(self, key: str) -> list[tuple[_Entry, int]]:
+    def _take(self, key: str) -> tuple[_Entry, int]:
+        """Take a pool out of the registry; its connections count as closing until closed."""
         entry = self._entries.pop(key)
         held = entry.held()
         self._closing += held
-        return [(entry, held)]
+        return entry, held
 
     async def _close_taken(self, taken: list[tuple[_Entry, int]]) -> None:
         """Close pools taken out of the registry, outside its lock, then count them gone."""
@@ -202,7 +201,7 @@ class PoolRegistry:
         cutoff = time.monotonic() - self.idle_seconds
         async with self._condition:
             idle = [k for k, e in self._entries.items() if e.leases == 0 and e.last_used < cutoff]
-            taken = [pair for key in idle for pair in self._take(key)]
+            taken = [self._take(key) for key in idle]
             for entry in self._entries.values():
                 entry.report_connections()
         for _ in taken:
@@ -215,13 +214,13 @@ class PoolRegistry:
         """Close and forget one database's client (before the database is dropped)."""
         key = self._key(url)
         async with self._condition:
-            taken = self._take(key) if key in self._entries else []
+            taken = [self._take(key)] if key in self._entries else []
         if taken:
             await self._close_taken(taken)
 
     async def close_all(self) -> None:
         async with self._condition:
-            taken = [pair for key in list(self._entries) for pair in self._take(key)]
+            taken = [self._take(key) for key in list(self._entries)]
         await self._close_taken(taken)
         if self._closers:
             await asyncio.gather(*self._closers)
