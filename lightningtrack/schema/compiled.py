@@ -32,10 +32,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from operator import attrgetter
 from types import CoroutineType
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
+    FieldNode,
     GraphQLEnumType,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -55,6 +57,69 @@ Collect = Callable[[GraphQLObjectType, FieldDetailsList], GroupedFieldSet]
 
 _PLAIN = (str, int, float, bool)
 MAX_PLANS = 2000
+# What leaf_value (and the executor's direct read) answers for a value that
+# graphql-core's own execution must take.
+MISSING: Any = object()
+
+# Metadata key of a field with arguments whose value lists may prefetch (see
+# prefetched_field).
+PREFETCHED = "lightningtrack.prefetched"
+
+
+def prefetched_field(key: str) -> dict[str, str]:
+    """``strawberry.field(metadata=...)`` for a field whose value, when every argument
+    is omitted, the object may hold already in ``pre[key]`` (a list reads it for all its
+    rows at once): the executor then takes it from there instead of calling the
+    resolver, which must answer exactly that value in that case."""
+    return {PREFETCHED: key}
+
+
+def read_prefetched(source: Any, key: str) -> Any:
+    pre = getattr(source, "pre", None)
+    return pre.get(key) if pre else None
+
+
+class Reading(NamedTuple):
+    """How a field's value may be had without running its resolver."""
+
+    attribute: str  # the source's attribute, or the key in its ``pre``
+    read: Callable[[Any, str], Any] | None  # None: builtins.getattr
+    prefetched: bool  # from ``pre``: None there means "not prefetched", not null
+
+
+def reading(field: GraphQLField, node: FieldNode) -> Reading | None:
+    """A plain field (a Strawberry field without a resolver or extensions) is its
+    source's attribute; a prefetched one, asked with no arguments, what a list put in
+    ``pre``. None: only its resolver answers it."""
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if definition is None:
+        return None
+    if field.args:
+        key = definition.metadata.get(PREFETCHED)
+        extended = definition.extensions or definition.permission_classes
+        if key is None or node.arguments or extended:
+            return None
+        return Reading(key, read_prefetched, True)
+    if node.arguments or not getattr(field.resolve, "_is_default", False):
+        return None
+    if not getattr(definition, "is_basic_field", False):
+        return None
+    read = definition.default_resolver
+    return Reading(definition.python_name, None if read is builtins.getattr else read, False)
+
+
+def leaf_value(leaf: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
+    """The value serialized as graphql-core would, or MISSING where graphql-core would
+    not take it as it is (awaitable, an exception, not coercible, coerced to null)."""
+    if type(value) not in _PLAIN and (isinstance(value, Exception) or hasattr(value, "__await__")):
+        return MISSING
+    try:
+        coerced = leaf.coerce_output_value(value)
+    except Exception:
+        return MISSING
+    if coerced is None or coerced is Undefined:
+        return MISSING
+    return coerced
 
 
 class Unfit(Exception):
@@ -78,8 +143,7 @@ def _waits(value: Any) -> bool:
 class Compiler:
     """Plans of one schema: builders for (object type, selection) pairs, or None."""
 
-    def __init__(self, prefetched_key: str) -> None:
-        self._prefetched_key = prefetched_key
+    def __init__(self) -> None:
         self._plans: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Build | None]] = (
             OrderedDict()
         )
@@ -152,28 +216,18 @@ class Compiler:
             type_name = object_type.name
             return name, lambda _source: type_name, _as_is
         field = object_type.fields.get(field_name)
-        if field is None:
-            return None
-        definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if definition is None or definition.extensions or definition.permission_classes:
+        found = reading(field, node) if field is not None else None
+        if field is None or found is None:
             return None
         read: Callable[[Any], Any]
-        if field.args or node.arguments:
-            key = definition.metadata.get(self._prefetched_key)
-            if key is None or node.arguments:
-                return None
-            read = _prefetched(key)
-            nullable_here = False  # None means "not prefetched"
+        if found.prefetched:
+            key = found.attribute
+            read = lambda source: read_prefetched(source, key)  # noqa: E731
+        elif found.read is None:
+            read = attrgetter(found.attribute)
         else:
-            if not getattr(field.resolve, "_is_default", False):
-                return None
-            if not getattr(definition, "is_basic_field", False):
-                return None
-            if definition.default_resolver is not builtins.getattr:
-                return None
-            read = attrgetter(definition.python_name)
-            nullable_here = True
-        complete = self._complete(field.type, fields, collect, nullable_here)
+            return None  # a default resolver of its own: field by field
+        complete = self._complete(field.type, fields, collect, not found.prefetched)
         if complete is None:
             return None
         return name, read, complete
@@ -232,16 +286,7 @@ def _as_is(value: Any, _pending: Pending) -> Any:
     return value
 
 
-def _prefetched(key: str) -> Callable[[Any], Any]:
-    def read(source: Any) -> Any:
-        pre = source.pre
-        return pre.get(key) if pre else None
-
-    return read
-
-
 def _leaf(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
-    coerce = leaf.coerce_output_value
     fast: type | None = None
     if isinstance(leaf, GraphQLScalarType) and leaf.name in ("String", "ID"):
         fast = str
@@ -251,12 +296,8 @@ def _leaf(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
     def complete_leaf(value: Any, _pending: Pending) -> Any:
         if fast is not None and type(value) is fast:
             return value
-        if type(value) not in _PLAIN and (
-            isinstance(value, Exception) or hasattr(value, "__await__")
-        ):
-            raise Unfit
-        coerced = coerce(value)
-        if coerced is None or coerced is Undefined:
+        coerced = leaf_value(leaf, value)
+        if coerced is MISSING:
             raise Unfit
         return coerced
 

@@ -22,7 +22,6 @@ and the error it always would.
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -42,10 +41,17 @@ from graphql.pyutils import Path
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from lightningtrack import metrics
-from lightningtrack.schema.compiled import Build, Compiler, Pending, settle
+from lightningtrack.schema.compiled import (
+    MISSING,
+    Build,
+    Compiler,
+    Pending,
+    leaf_value,
+    reading,
+    settle,
+)
 
 # What a step of a plan does with its field.
 _EXECUTE = 0  # graphql-core's execute_field
@@ -53,9 +59,6 @@ _LEAF = 1  # a scalar or an enum
 _LEAF_LIST = 2  # a list of scalars or enums
 _OBJECT = 3  # an object type's value
 _OBJECT_LIST = 4  # a list of an object type's values
-
-_PLAIN = (str, int, float, bool)
-_MISSING: Any = object()
 
 
 class _Step(NamedTuple):
@@ -70,28 +73,10 @@ class _Step(NamedTuple):
     item_type: Any  # for lists: the item's type as declared (NonNull or not)
 
 
-# Metadata key of a field with arguments whose value lists may prefetch (see
-# prefetched_field).
-PREFETCHED = "lightningtrack.prefetched"
-
-
-def prefetched_field(key: str) -> dict[str, str]:
-    """``strawberry.field(metadata=...)`` for a field whose value, when every argument
-    is omitted, the object may hold already in ``pre[key]`` (a list reads it for all its
-    rows at once): the executor then takes it from there instead of calling the
-    resolver, which must answer exactly that value in that case."""
-    return {PREFETCHED: key}
-
-
 # The compiled selection sets of this process's schema.
-COMPILER = Compiler(PREFETCHED)
+COMPILER = Compiler()
 _BUILT = metrics.COMPILED_SELECTIONS.labels("built")
 _FELL_BACK = metrics.COMPILED_SELECTIONS.labels("fell_back")
-
-
-def _read_prefetched(source: Any, key: str) -> Any:
-    pre = getattr(source, "pre", None)
-    return pre.get(key) if pre else None
 
 
 def _unwrap(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
@@ -136,21 +121,16 @@ class FieldByFieldExecution(Executor[Any]):
         slow = _Step(_EXECUTE, name, fields, None, "", None, None, True, None)
         node = fields[0].node
         field = self.schema.get_field(parent_type, node.name.value)
-        if field is None:
+        found = reading(field, node) if field is not None else None
+        if field is None or found is None:
             return slow
-        if field.args and not node.arguments:
-            return self._prefetched_step(name, fields, field) or slow
-        if field.args or node.arguments:
-            return slow
-        if not getattr(field.resolve, "_is_default", False):
-            return slow
-        definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if definition is None or not getattr(definition, "is_basic_field", False):
-            return slow
-        read = definition.default_resolver
-        read = None if read is builtins.getattr else read
-        attribute = definition.python_name
+        attribute, read = found.attribute, found.read
         inner, nullable = _unwrap(field.type)
+        if found.prefetched:
+            # Not nullable here: None means "not prefetched", for execute_field to take.
+            if not isinstance(inner, GraphQLObjectType):
+                return slow
+            return _Step(_OBJECT, name, fields, field, attribute, read, inner, False, None)
 
         def step(kind: int, type_: Any, item_type: Any = None) -> _Step:
             return _Step(kind, name, fields, field, attribute, read, type_, nullable, item_type)
@@ -167,23 +147,6 @@ class FieldByFieldExecution(Executor[Any]):
         if isinstance(inner, GraphQLObjectType):
             return step(_OBJECT, inner)
         return slow
-
-    @staticmethod
-    def _prefetched_step(name: str, fields: FieldDetailsList, field: GraphQLField) -> _Step | None:
-        """A field with a resolver whose value, with every argument omitted, a list may
-        have prefetched into its rows' ``pre`` (``prefetched_field``): read from there
-        when it is, else resolved as always."""
-        definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if definition is None:
-            return None
-        key = definition.metadata.get(PREFETCHED)
-        if key is None or definition.extensions or definition.permission_classes:
-            return None
-        inner, _ = _unwrap(field.type)
-        if not isinstance(inner, GraphQLObjectType):
-            return None
-        # Not nullable here: None means "not prefetched", for execute_field to take.
-        return _Step(_OBJECT, name, fields, field, key, _read_prefetched, inner, False, None)
 
     def execute_fields(
         self,
@@ -277,7 +240,7 @@ class FieldByFieldExecution(Executor[Any]):
                 kind = step.kind
                 if kind != _EXECUTE:
                     result = self._read(step, source_value, path, parent_type)
-                    if result is not _MISSING:
+                    if result is not MISSING:
                         results[name] = result
                         # A leaf read directly is a plain value; an object's may wait.
                         if kind >= _OBJECT and is_awaitable(result):
@@ -315,19 +278,19 @@ class FieldByFieldExecution(Executor[Any]):
     def _read(
         self, step: _Step, source: Any, path: Path | None, parent_type: GraphQLObjectType
     ) -> Any:
-        """The field's completed value, or _MISSING for execute_field to take it (before
+        """The field's completed value, or MISSING for execute_field to take it (before
         anything was done that execute_field would do again)."""
         try:
             if step.read is None:
-                value = getattr(source, step.attribute, _MISSING)
+                value = getattr(source, step.attribute, MISSING)
             else:
                 value = step.read(source, step.attribute)
         except Exception:
-            return _MISSING
+            return MISSING
         if value is None:
-            return None if step.nullable else _MISSING
-        if value is _MISSING:
-            return _MISSING
+            return None if step.nullable else MISSING
+        if value is MISSING:
+            return MISSING
         kind = step.kind
         if kind == _LEAF:
             return self._leaf(step.type, value)
@@ -336,7 +299,7 @@ class FieldByFieldExecution(Executor[Any]):
         field_path = Path(path, step.name, parent_type.name)
         checked = self._objects_checked(step, value, field_path, parent_type)
         if not checked:
-            return _MISSING
+            return MISSING
         # From here on the field is executed here, its errors handled as execute_field
         # handles them: null for the field where it may be null, else up to the parent.
         try:
@@ -362,19 +325,19 @@ class FieldByFieldExecution(Executor[Any]):
 
     def _leaves(self, step: _Step, value: Any) -> Any:
         if not isinstance(value, list | tuple):
-            return _MISSING
+            return MISSING
         leaf = step.type
         items_nullable = not isinstance(step.item_type, GraphQLNonNull)
         completed: list[Any] = []
         for item in value:
             if item is None:
                 if not items_nullable:
-                    return _MISSING
+                    return MISSING
                 completed.append(None)
                 continue
             done = self._leaf(leaf, item)
-            if done is _MISSING:
-                return _MISSING
+            if done is MISSING:
+                return MISSING
             completed.append(done)
         return completed
 
@@ -457,19 +420,7 @@ class FieldByFieldExecution(Executor[Any]):
             self.handle_field_error(error, item_type, fields, path)
             return None
 
-    @staticmethod
-    def _leaf(leaf: Any, value: Any) -> Any:
-        if type(value) not in _PLAIN and (
-            isinstance(value, Exception) or hasattr(value, "__await__")
-        ):
-            return _MISSING
-        try:
-            coerced = leaf.coerce_output_value(value)
-        except Exception:
-            return _MISSING
-        if coerced is None or coerced is Undefined:
-            return _MISSING
-        return coerced
+    _leaf = staticmethod(leaf_value)
 
 
 class FieldByFieldOnly(FieldByFieldExecution):

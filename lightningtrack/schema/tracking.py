@@ -19,8 +19,8 @@ from lightningtrack.resolvers import comments, issues, projects, time_entries
 from lightningtrack.resolvers.issue_facts import Fact
 from lightningtrack.resolvers.issues import IssueFilter as IssueFilterArgs
 from lightningtrack.resolvers.pagination import Page, PageArgs
+from lightningtrack.schema.compiled import prefetched_field
 from lightningtrack.schema.context import Info
-from lightningtrack.schema.execution import prefetched_field
 from lightningtrack.schema.loaders import Loaders
 from lightningtrack.schema.types import Account, IssuePriority, IssueStatus, Node
 

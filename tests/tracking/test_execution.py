@@ -242,19 +242,23 @@ async def test_api_answers_alike_both_ways(direct_switch: None, owner: Client) -
     assert COMPILER.built > built
 
 
-async def test_plain_fields_skip_execute_field(
-    direct_switch: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The comparisons above compare two different paths: read directly, the plain
-    fields of a box never reach execute_field; only the root field and resolvers do."""
-    called: list[str] = []
+@pytest.fixture
+def called(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the fields that reach execute_field, in order."""
+    names: list[str] = []
     original = FieldByFieldExecution.execute_field
 
     def counting(self: Any, parent_type: Any, source: Any, fields: Any, *rest: Any) -> Any:
-        called.append(fields[0].node.name.value)
+        names.append(fields[0].node.name.value)
         return original(self, parent_type, source, fields, *rest)
 
     monkeypatch.setattr(FieldByFieldExecution, "execute_field", counting)
+    return names
+
+
+async def test_plain_fields_skip_execute_field(direct_switch: None, called: list[str]) -> None:
+    """The comparisons above compare two different paths: read directly, the plain
+    fields of a box never reach execute_field; only the root field and resolvers do."""
     document = '{ box(case: "plain") { name count tags leaf { name later } leaves { size } } }'
     for direct in (True, False):
         FieldByFieldExecution.read_plain_fields_directly = direct
@@ -269,7 +273,7 @@ async def test_plain_fields_skip_execute_field(
 
 
 async def test_prefetched_comment_counts_skip_the_resolver(
-    direct_switch: None, owner: Client, monkeypatch: pytest.MonkeyPatch
+    direct_switch: None, owner: Client, called: list[str]
 ) -> None:
     """A list's comment counts are read from its rows: with arguments omitted, the
     comments field never reaches execute_field; with arguments it is resolved as always,
@@ -279,14 +283,6 @@ async def test_prefetched_comment_counts_skip_the_resolver(
     await create_issue(owner, project["id"], "Quiet")
     await create_comment(owner, issue["id"], "One")
     await create_comment(owner, issue["id"], "Two")
-    called: list[str] = []
-    original = FieldByFieldExecution.execute_field
-
-    def counting(self: Any, parent_type: Any, source: Any, fields: Any, *rest: Any) -> Any:
-        called.append(fields[0].node.name.value)
-        return original(self, parent_type, source, fields, *rest)
-
-    monkeypatch.setattr(FieldByFieldExecution, "execute_field", counting)
     FieldByFieldExecution.read_plain_fields_directly = True
     plain = "{ issues(first: 10) { nodes { key comments { totalCount __typename } } } }"
     body = await owner.post(plain)
