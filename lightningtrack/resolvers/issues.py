@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import F, Q
@@ -13,6 +14,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from lightningtrack.errors import BadUserInput, NotFound
+from lightningtrack.models import joins
 from lightningtrack.models.landlord import Membership as MembershipModel
 from lightningtrack.models.landlord import Role
 from lightningtrack.models.workspace import (
@@ -133,8 +135,31 @@ async def counts_by_project(
     return {row["project_id"]: int(row["total"]) for row in rows}
 
 
+@cache
+def _with_project_sql() -> str:
+    # An issue and its project in one statement; the ORM's select_related builds the
+    # same join anew on every call. Only column names are interpolated.
+    return (
+        f"SELECT {joins.select_list(Issue, 'i')}, {joins.select_list(Project, 'p')}"  # noqa: S608
+        " FROM issue i JOIN project p ON p.id = i.project_id WHERE "
+    )
+
+
+async def _one_with_project(where: str, values: list[Any]) -> Issue | None:
+    rows = await joins.fetch(Issue, _with_project_sql() + where, values)
+    if not rows:
+        return None
+    issue = joins.hydrate(Issue, rows[0], "i")
+    issue.project = joins.hydrate(Project, rows[0], "p")
+    return issue
+
+
+async def _by_id(issue_id: int) -> Issue | None:
+    return await _one_with_project(f"i.id = {joins.parameter(Issue, 1)}", [issue_id])
+
+
 async def get(global_id: str, field: str | None = None) -> Issue:
-    issue = await Issue.get_or_none(id=decode(global_id, field)).select_related("project")
+    issue = await _by_id(decode(global_id, field))
     if issue is None:
         raise NotFound("No Issue with this id.", **({"field": field} if field else {}))
     return issue
@@ -144,17 +169,16 @@ async def find(issue_id: str | None, key: str | None) -> Issue | None:
     if (issue_id is None) == (key is None):
         raise BadUserInput("Give either id or key.", field="id")
     if issue_id is not None:
-        return await Issue.get_or_none(id=decode(issue_id)).select_related("project")
+        return await _by_id(decode(issue_id))
     project_key, _, number = (key or "").rpartition("-")
     # Only the canonical spelling: "WEB-01" is not WEB-1's key.
     if not project_key or not number.isdigit() or len(number) > 9 or number.startswith("0"):
         return None
     if not projects.is_key(project_key):  # no such project (and the ORM refuses long values)
         return None
-    return (
-        await Issue.filter(project__key=project_key, number=int(number))
-        .select_related("project")
-        .first()
+    return await _one_with_project(
+        f"p.key = {joins.parameter(Issue, 1)} AND i.number = {joins.parameter(Issue, 2)}",
+        [project_key, int(number)],
     )
 
 
