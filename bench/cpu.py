@@ -5,7 +5,8 @@ spends on one request (the ASGI app, the executor, the database driver; PostgreS
 work is not counted) moves much less. The scenarios of the benchmark run through httpx's
 ASGI transport against the large workspace seeded as the benchmark seeds it (in its own
 databases, ``lt_cpu*``), in interleaved rounds; the best round of each is printed.
-``--profile`` prints a cProfile of one scenario instead.
+``--profile`` prints a cProfile of one scenario instead; ``--only`` runs one scenario alone
+(to sample it with an outside profiler).
 """
 
 from __future__ import annotations
@@ -47,7 +48,14 @@ def _bodies(issue_key: str, project_id: str) -> dict[str, dict[str, Any]]:
     }
 
 
-async def main(rounds: int, requests: int, profile: str | None, keep: bool, compare: bool) -> None:
+async def main(
+    rounds: int,
+    requests: int,
+    profile: str | None,
+    keep: bool,
+    compare: bool,
+    only: str | None = None,
+) -> None:
     data_dir = ROOT / "bench" / ".var-cpu"
     shutil.rmtree(data_dir, ignore_errors=True)
     env = environment(data_dir)
@@ -61,6 +69,8 @@ async def main(rounds: int, requests: int, profile: str | None, keep: bool, comp
         seeded = await seed(settings, tenancy, small=0)
         app = create_app(settings, tenancy, runner)
         bodies = _bodies(seeded.issue_key, seeded.project_id)
+        if only is not None:
+            bodies = {only: bodies[only]}
         headers = {"Authorization": f"Bearer {seeded.large_key}"}
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="https://bench.invalid") as c:
@@ -117,6 +127,9 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--profile", choices=["a", "b", "c", "d"])
+    parser.add_argument(
+        "--only", choices=["a", "b", "c", "d"], help="run this scenario alone (for a sampler)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument(
         "--compare",
@@ -125,5 +138,5 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     os.chdir(ROOT)
-    asyncio.run(main(args.rounds, args.requests, args.profile, args.keep, args.compare))
+    asyncio.run(main(args.rounds, args.requests, args.profile, args.keep, args.compare, args.only))
     sys.exit(0)

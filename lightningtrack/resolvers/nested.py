@@ -16,11 +16,11 @@ from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 
 from lightningtrack.resolvers.pagination import (
+    Cursors,
     Page,
     PageArgs,
     SortKey,
     beyond,
-    cursor_for,
     decode_cursor,
     key_fields,
     kinds,
@@ -112,7 +112,7 @@ def _page(
         has_next, has_previous = args.before is not None, more
     return Page(
         rows=rows,
-        cursors=[cursor_for(r, key) for r in rows],
+        cursors=Cursors(rows, key),
         has_next=has_next,
         has_previous=has_previous,
         count=count,

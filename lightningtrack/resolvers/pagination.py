@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import orjson
 from tortoise.expressions import Q
@@ -67,10 +67,42 @@ class PageArgs:
         return self.first if self.first is not None else self.last or 0
 
 
+class Cursors(Sequence[str]):
+    """The cursors of a page's rows, each encoded only when read: a selection of nodes
+    alone reads none, one of pageInfo reads two."""
+
+    __slots__ = ("_key", "_rows")
+
+    def __init__(self, rows: Sequence[Any], key: SortKey) -> None:
+        self._rows = rows
+        self._key = key
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [cursor_for(row, self._key) for row in self._rows[index]]
+        return cursor_for(self._rows[index], self._key)
+
+    def of(self, rows: Sequence[Any]) -> Cursors:
+        """The cursors of other rows in the same order (a subset of these)."""
+        return Cursors(rows, self._key)
+
+
+NO_CURSORS = Cursors((), ID_ORDER)
+
+
 @dataclass
 class Page(Generic[T]):
     rows: list[T]
-    cursors: list[str]
+    cursors: Cursors
     has_next: bool | Callable[[], Awaitable[bool]]
     has_previous: bool | Callable[[], Awaitable[bool]]
     # Known, or looked up only if asked for.
@@ -188,7 +220,7 @@ async def paginate(queryset: QuerySet[Any], key: SortKey, args: PageArgs) -> Pag
         has_next = _outside(base, key, before_values, after=False) if before_values else False
     return Page(
         rows=rows,
-        cursors=[cursor_for(r, key) for r in rows],
+        cursors=Cursors(rows, key),
         has_next=has_next,
         has_previous=has_previous,
         count=count,

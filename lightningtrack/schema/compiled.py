@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 from types import CoroutineType
 from typing import Any, NamedTuple
@@ -269,7 +269,11 @@ class Compiler:
                 return None
 
             def complete_list(value: Any, pending: Pending) -> Any:
-                if not isinstance(value, list | tuple):
+                # Lists, and sequences made on reading (a page's edges); never text, which
+                # graphql-core refuses as a list.
+                if not isinstance(value, list | tuple) and (
+                    not isinstance(value, Sequence) or isinstance(value, str | bytes | bytearray)
+                ):
                     raise Unfit
                 return [item(entry, pending) for entry in value]
 

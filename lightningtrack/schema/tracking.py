@@ -7,7 +7,7 @@ import enum
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Generic, Self, TypeVar, cast
+from typing import Any, Generic, Self, TypeVar, cast, overload
 
 import strawberry
 from strawberry import Private
@@ -18,7 +18,7 @@ from lightningtrack.models import workspace as models
 from lightningtrack.resolvers import comments, issues, projects, time_entries
 from lightningtrack.resolvers.issue_facts import Fact
 from lightningtrack.resolvers.issues import IssueFilter as IssueFilterArgs
-from lightningtrack.resolvers.pagination import Page, PageArgs
+from lightningtrack.resolvers.pagination import NO_CURSORS, Page, PageArgs
 from lightningtrack.schema.compiled import prefetched_field
 from lightningtrack.schema.context import Info
 from lightningtrack.schema.loaders import Loaders
@@ -160,7 +160,7 @@ def wants_rows(info: Info) -> bool:
 
 def counts_only(count: int | Callable[[], Awaitable[int]]) -> Page[Any]:
     """A page with no rows for a selection that asks only for totals."""
-    return Page(rows=[], cursors=[], has_next=False, has_previous=False, count=count)
+    return Page(rows=[], cursors=NO_CURSORS, has_next=False, has_previous=False, count=count)
 
 
 def _account_of(account: landlord.Account | None) -> Account | None:
@@ -443,7 +443,8 @@ async def issue_list(
     kept: Sequence[int] = range(len(rows))
     if any(row.project_id not in shared for row in rows):
         kept = [i for i, row in enumerate(rows) if row.project_id in shared]
-        page = replace(page, rows=[rows[i] for i in kept], cursors=[page.cursors[i] for i in kept])
+        kept_rows = [rows[i] for i in kept]
+        page = replace(page, rows=kept_rows, cursors=page.cursors.of(kept_rows))
     accounts = {a.id: Account.from_model(a) for a in found_people if a is not None}
     # Issues with as many comments share one (read-only) connection of counts.
     comment_counts: dict[int, CommentConnection] = {}
@@ -584,9 +585,35 @@ class Edge(Generic[NodeT]):
     node: NodeT
 
 
+class Edges(Sequence[Any]):
+    """A page's edges, each made when read: a selection of nodes alone makes none."""
+
+    __slots__ = ("_cursors", "_nodes")
+
+    def __init__(self, cursors: Sequence[str], nodes: Sequence[Any]) -> None:
+        if len(cursors) != len(nodes):
+            raise ValueError("one cursor per node")
+        self._cursors = cursors
+        self._nodes = nodes
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    @overload
+    def __getitem__(self, index: int) -> Edge[Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Edge[Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> Edge[Any] | list[Edge[Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return Edge(cursor=self._cursors[index], node=self._nodes[index])
+
+
 @strawberry.type
 class Connection(Generic[NodeT]):
-    edges: list[Edge[NodeT]]
+    edges: Sequence[Edge[NodeT]]
     nodes: list[NodeT]
     page_info: PageInfo
     # A value, or a Later: counted only if asked for.
@@ -612,9 +639,8 @@ C = TypeVar("C", bound=Connection[Any])
 
 def connection(cls: type[C], page: Page[Any], convert: Callable[[Any], Any], **extra: Any) -> C:
     nodes = [convert(row) for row in page.rows]
-    edges = [Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
     return cls(
-        edges=edges,
+        edges=Edges(page.cursors, nodes),
         nodes=nodes,
         page_info=PageInfo.of(page),
         total_count=_value_or_later(page.count),

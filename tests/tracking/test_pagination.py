@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lightningtrack.models.workspace import PRIORITY_RANK, IssuePriority
+from lightningtrack.resolvers import pagination
 from lightningtrack.tenancy.runtime import Tenancy
 from tests.conftest import Client
 from tests.tracking.conftest import (
@@ -285,3 +286,35 @@ async def test_cursors_keep_their_form(
 def cursor_compact(values: list[Any]) -> str:
     raw = json.dumps(values, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+async def test_cursors_are_encoded_only_where_read(
+    tenancy: Tenancy, owner: Client, web: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page's cursors are made when read: a page of nodes encodes only its two ends
+    (for pageInfo), not one per row; edges encode theirs, each the same row's cursor."""
+    await seed(tenancy, owner, web, 7)
+    encoded: list[list[Any]] = []
+    real = pagination.encode_cursor
+
+    def counting(values: Any) -> str:
+        encoded.append(list(values))
+        return real(values)
+
+    monkeypatch.setattr(pagination, "encode_cursor", counting)
+    await owner.gql("{ issues(first: 5) { nodes { key } } }")
+    assert len(encoded) == 2
+    encoded.clear()
+    ends = await owner.gql("{ issues(first: 5) { pageInfo { startCursor endCursor } } }")
+    assert len(encoded) == 2
+    encoded.clear()
+    page = await owner.gql(PAGE, {"first": 5})
+    cursors = [edge["cursor"] for edge in page["issues"]["edges"]]
+    assert len(cursors) == 5 == len(set(cursors))
+    info = page["issues"]["pageInfo"]
+    assert (info["startCursor"], info["endCursor"]) == (cursors[0], cursors[-1])
+    assert (info["startCursor"], info["endCursor"]) == (
+        ends["issues"]["pageInfo"]["startCursor"],
+        ends["issues"]["pageInfo"]["endCursor"],
+    )
+    assert len(encoded) == 5 + 2
