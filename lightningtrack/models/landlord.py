@@ -6,7 +6,8 @@ import uuid
 from enum import StrEnum
 
 from tortoise import fields
-from tortoise.models import Model
+
+from lightningtrack.models.base import Model
 
 
 class Role(StrEnum):

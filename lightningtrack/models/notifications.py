@@ -13,8 +13,8 @@ from enum import StrEnum
 
 from tortoise import fields
 from tortoise.indexes import Index
-from tortoise.models import Model
 
+from lightningtrack.models.base import Model
 from lightningtrack.models.workspace import Comment, Issue
 
 

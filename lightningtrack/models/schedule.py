@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 
 from tortoise import fields
-from tortoise.models import Model
 
+from lightningtrack.models.base import Model
 from lightningtrack.models.landlord import Workspace
 
 

@@ -1,0 +1,75 @@
+"""Rows read into models (lightningtrack.models.base): every model of the landlord and of
+a workspace, built from real rows of this run's database, is the instance Tortoise's own
+hydration builds, attribute for attribute, value for value, type for type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import models as tortoise_models
+from tortoise import timezone
+
+from lightningtrack.models import base, landlord
+from lightningtrack.models import workspace as tracking
+from lightningtrack.tenancy.runtime import Tenancy
+from tests.conftest import Client
+from tests.tracking.conftest import create_comment, create_issue, create_project, workspace_of
+
+TORTOISE = tortoise_models.Model._init_from_db.__func__  # type: ignore[attr-defined]
+
+
+def same_instance(ours: Any, theirs: Any) -> None:
+    assert type(ours) is type(theirs)
+    assert ours.__dict__.keys() == theirs.__dict__.keys()
+    for name, value in theirs.__dict__.items():
+        mine = ours.__dict__[name]
+        assert mine == value, name
+        assert type(mine) is type(value), name
+        if hasattr(value, "tzinfo"):
+            assert mine.tzinfo is value.tzinfo, name
+
+
+async def rows_of(model: type[Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = await model._meta.db.execute_query_dict(
+        f'SELECT * FROM "{model._meta.db_table}"'
+    )
+    return rows
+
+
+async def compare(model: type[Any]) -> int:
+    rows = await rows_of(model)
+    for row in rows:
+        same_instance(model._init_from_db(**row), TORTOISE(model, **row))
+    return len(rows)
+
+
+async def test_rows_become_the_models_tortoise_builds(tenancy: Tenancy, owner: Client) -> None:
+    project = await create_project(owner, name="Rows")
+    issue = await create_issue(
+        owner, project["id"], "Read back", estimateSeconds=3600, labels=["bug", "ui"]
+    )
+    await create_comment(owner, issue["id"])
+    await owner.gql('mutation { apiKeyCreate(input: {name: "rows", scopes: [READ]}) { secret } }')
+    for model in (landlord.Account, landlord.Workspace, landlord.Membership, landlord.ApiKey):
+        assert issubclass(model, base.Model)
+        assert await compare(model) > 0, model
+    async with tenancy.workspace(await workspace_of(owner)):
+        for model in (tracking.Project, tracking.Issue, tracking.Label, tracking.Comment):
+            assert issubclass(model, base.Model)
+            assert await compare(model) > 0, model
+        # The timestamps went through the fast path where the driver gives aware values.
+        read = (await tracking.Issue.filter(id__gt=0).first()).created_at  # type: ignore[union-attr]
+        assert read.tzinfo is timezone.get_default_timezone()
+
+
+async def test_a_partial_row_takes_tortoises_own_path(tenancy: Tenancy, owner: Client) -> None:
+    project = await create_project(owner, name="Partial")
+    await create_issue(owner, project["id"], "Only some columns")
+    async with tenancy.workspace(await workspace_of(owner)):
+        full = await tracking.Issue.filter(title="Only some columns").first()
+        only = await tracking.Issue.filter(title="Only some columns").only("id", "title").first()
+    assert full is not None and only is not None
+    assert not full._partial
+    assert only._partial
+    assert (only.id, only.title) == (full.id, full.title)
+    assert "created_at" not in only.__dict__
