@@ -52,6 +52,9 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 Complete = Callable[[Any, "Pending"], Any]
 Pending = list[tuple[dict[str, Any], str, Any, Complete]]
 Build = Callable[[Any, Pending], dict[str, Any]]
+# A field of a build: its response name, how to read it, how to complete it, the type of
+# values answered as they are, and whether None read is null.
+Step = tuple[str, Callable[[Any], Any], Complete, type | None, bool]
 # Reads a selection's subfields as graphql-core collects them (fragments, @include/@skip).
 Collect = Callable[[GraphQLObjectType, FieldDetailsList], GroupedFieldSet]
 
@@ -177,7 +180,7 @@ class Compiler:
     def _object(
         self, object_type: GraphQLObjectType, grouped: GroupedFieldSet, collect: Collect
     ) -> Build | None:
-        steps: list[tuple[str, Callable[[Any], Any], Complete]] = []
+        steps: list[Step] = []
         for name, fields in grouped.items():
             step = self._field(object_type, name, fields, collect)
             if step is None:
@@ -192,9 +195,14 @@ class Compiler:
             if is_type_of is not None and is_type_of(source, None) is not True:  # type: ignore[arg-type]
                 raise Unfit
             result: dict[str, Any] = {}
-            for name, read, complete in steps:
+            for name, read, complete, as_is, may_be_null in steps:
                 value = read(source)
-                if _waits(value):
+                kind = type(value)
+                # The values most fields hold, answered without a call: text for a
+                # String or ID, a bool for a Boolean, null where null is allowed.
+                if kind is as_is or (value is None and may_be_null):
+                    result[name] = value
+                elif kind not in _PLAIN and _waits(value):
                     result[name] = None
                     pending.append((result, name, value, complete))
                 else:
@@ -209,12 +217,12 @@ class Compiler:
         name: str,
         fields: FieldDetailsList,
         collect: Collect,
-    ) -> tuple[str, Callable[[Any], Any], Complete] | None:
+    ) -> Step | None:
         node = fields[0].node
         field_name = node.name.value
         if field_name == "__typename":
             type_name = object_type.name
-            return name, lambda _source: type_name, _as_is
+            return name, lambda _source: type_name, _as_is, str, False
         field = object_type.fields.get(field_name)
         found = reading(field, node) if field is not None else None
         if field is None or found is None:
@@ -230,7 +238,10 @@ class Compiler:
         complete = self._complete(field.type, fields, collect, not found.prefetched)
         if complete is None:
             return None
-        return name, read, complete
+        nullable = not isinstance(field.type, GraphQLNonNull)
+        leaf = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+        # None read from ``pre`` means "not prefetched", so it never stands for null.
+        return name, read, complete, _as_is_type(leaf), nullable and not found.prefetched
 
     def _complete(
         self,
@@ -290,12 +301,18 @@ def _as_is(value: Any, _pending: Pending) -> Any:
     return value
 
 
-def _leaf(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
-    fast: type | None = None
+def _as_is_type(leaf: GraphQLOutputType) -> type | None:
+    """The Python type whose values graphql-core serializes as they are for this leaf:
+    text for String and ID, bool for Boolean; None for any other type."""
     if isinstance(leaf, GraphQLScalarType) and leaf.name in ("String", "ID"):
-        fast = str
-    elif isinstance(leaf, GraphQLScalarType) and leaf.name == "Boolean":
-        fast = bool
+        return str
+    if isinstance(leaf, GraphQLScalarType) and leaf.name == "Boolean":
+        return bool
+    return None
+
+
+def _leaf(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
+    fast = _as_is_type(leaf)
 
     def complete_leaf(value: Any, _pending: Pending) -> Any:
         if fast is not None and type(value) is fast:
