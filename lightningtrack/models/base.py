@@ -5,7 +5,8 @@ model's own ``__setattr__`` (which checks relations on every call) and by conver
 timestamp through a path that reads the process environment per value. Lists turn tens of
 rows into models per request, so this base reads each model's columns once into a plan
 (the same three kinds Tortoise sorts them into) and fills the instance's attributes
-directly. The result is the same instance Tortoise would build: same attributes, same
+directly; timestamps and enumerations convert as Tortoise converts them, by shorter
+paths. The result is the same instance Tortoise would build: same attributes, same
 values, same types; a partial row (``.only()``) still takes Tortoise's own path.
 
 Tortoise sorts the columns again whenever it is initialised, by what the database's driver
@@ -19,10 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, Self
 
 from tortoise import models, timezone
 from tortoise.fields import DatetimeField
+from tortoise.fields.data import CharEnumFieldInstance
 
 Convert = Callable[[Any], Any]
 
@@ -45,6 +48,8 @@ class _Plan:
             convert: Convert = field.to_python_value
             if type(field) is DatetimeField and timezone.get_use_tz():
                 convert = _aware(convert, timezone.get_default_timezone())
+            elif type(field) is CharEnumFieldInstance:
+                convert = _member(convert, field.enum_type)
             converted.append((key, attribute, convert))
         self.converted = tuple(converted)
 
@@ -67,6 +72,21 @@ def _aware(slow: Convert, zone: Any) -> Convert:
         return slow(value)
 
     return aware
+
+
+def _member(slow: Convert, enum_type: type[Enum]) -> Convert:
+    """CharEnumField.to_python_value (``enum_type(value)``) as a lookup of the member by
+    its value; a value that is no member's raises through Tortoise's own conversion."""
+    members = dict(enum_type._value2member_map_)
+
+    def member(value: Any) -> Any:
+        found = members.get(value, _ABSENT) if type(value) is str else _ABSENT
+        return slow(value) if found is _ABSENT else found
+
+    return member
+
+
+_ABSENT: Any = object()
 
 
 class Model(models.Model):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tortoise import models as tortoise_models
 from tortoise import timezone
 
@@ -73,3 +74,18 @@ async def test_a_partial_row_takes_tortoises_own_path(tenancy: Tenancy, owner: C
     assert only._partial
     assert (only.id, only.title) == (full.id, full.title)
     assert "created_at" not in only.__dict__
+
+
+async def test_a_value_no_member_has_fails_as_tortoise_fails(
+    tenancy: Tenancy, owner: Client
+) -> None:
+    project = await create_project(owner, name="Enums")
+    await create_issue(owner, project["id"], "Odd status")
+    async with tenancy.workspace(await workspace_of(owner)):
+        row = (await rows_of(tracking.Issue))[0]
+    row["status"] = "NOT_A_STATUS"
+    with pytest.raises(ValueError, match="NOT_A_STATUS") as theirs:
+        TORTOISE(tracking.Issue, **row)
+    with pytest.raises(ValueError, match="NOT_A_STATUS") as ours:
+        tracking.Issue._init_from_db(**row)
+    assert str(ours.value) == str(theirs.value)
