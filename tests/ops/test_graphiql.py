@@ -127,6 +127,17 @@ async def test_graphiql_runs_queries_with_the_cookie_and_with_an_api_key_offline
             shown = await _run(page, "query Me { viewer { name } workspaces { slug } }")
             assert name in shown and slug in shown, shown
             assert any(c["name"] == settings.session_cookie_name for c in await fresh.cookies())
+            # The history keeps the operation, not its variables: the password stays in
+            # the page's memory, and the page comes back without it.
+            stored = await page.evaluate("() => JSON.stringify({...window.localStorage})")
+            assert "mutation SignIn" in json.loads(stored).get("graphiql:queries", ""), stored
+            assert "correct horse" not in stored, stored
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            await page.reload()
+            shown = await _run(page, "query Again { viewer { name } }")
+            assert name in shown, shown
+            stored = await page.evaluate("() => JSON.stringify({...window.localStorage})")
+            assert "correct horse" not in stored, stored
 
             # The control: the outside is indeed unreachable from this browser.
             outside = await (await browser.new_context()).new_page()

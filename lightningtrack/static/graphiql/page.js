@@ -52,16 +52,21 @@
 
   // GraphiQL keeps its tabs, history and favourites in localStorage. With
   // shouldPersistHeaders off it leaves the headers out of the tabs, but its history and
-  // favourites still record each operation's headers, an API key among them: this
-  // storage writes every "headers" entry as null, so that no header reaches the disk.
-  function withoutHeaders(value) {
+  // favourites still record each operation's headers (an API key among them) and its
+  // variables (signIn's password, a reset token). This storage writes every "headers"
+  // and "variables" entry as null and never writes the variables editor itself: neither
+  // reaches the disk, and both live only as long as the page.
+  var KEPT_IN_MEMORY = ["graphiql:variables", "graphiql:headers"];
+
+  function withoutSecrets(value) {
     if (Array.isArray(value)) {
-      return value.map(withoutHeaders);
+      return value.map(withoutSecrets);
     }
     if (value && typeof value === "object") {
       var copy = {};
       Object.keys(value).forEach(function (key) {
-        copy[key] = key === "headers" ? null : withoutHeaders(value[key]);
+        copy[key] =
+          key === "headers" || key === "variables" ? null : withoutSecrets(value[key]);
       });
       return copy;
     }
@@ -73,11 +78,15 @@
       return window.localStorage.getItem(key);
     },
     setItem: function (key, value) {
+      if (KEPT_IN_MEMORY.indexOf(key) !== -1) {
+        window.localStorage.removeItem(key);
+        return;
+      }
       var kept = value;
       try {
-        kept = JSON.stringify(withoutHeaders(JSON.parse(value)));
+        kept = JSON.stringify(withoutSecrets(JSON.parse(value)));
       } catch (error) {
-        // Not JSON (a flag such as the theme): nothing there can hold a header.
+        // Not JSON (a flag such as the theme): nothing there can hold a secret.
       }
       window.localStorage.setItem(key, kept);
     },
