@@ -29,6 +29,7 @@ from lightningtrack.models.landlord import (
     AccountToken,
     DataExport,
     DataExportKind,
+    ErasureProgress,
     JobStatus,
     Membership,
     Region,
@@ -471,6 +472,16 @@ async def _access_report(
             ]
         ),
     )
+    # Workspaces the person has left: their issues, comments and time entries stay there
+    # (until the account is erased), recorded when each membership ended.
+    current = {m.workspace_id for m in memberships}
+    left = await ErasureProgress.filter(account_id=account.id).values_list(
+        "workspace_id", flat=True
+    )
+    former = [
+        w for w in await Workspace.filter(id__in=list(left)).order_by("slug") if w.id not in current
+    ]
+    await writer.array("former_workspaces.json", _once([_workspace_record(w) for w in former]))
     sessions = await Session.filter(account_id=account.id).order_by("created_at")
     await writer.array(
         "sessions.json",
@@ -512,4 +523,8 @@ async def _access_report(
                 f"workspaces/{membership.workspace.slug}/",
                 with_webhooks=permissions.has_role(membership, Role.ADMIN),
             )
+    for workspace in former:
+        # Only the person's own rows: nothing of a workspace they no longer belong to.
+        async with tenancy.workspace(workspace):
+            await write_workspace_tables(writer, workspace, only_account=account.id)
     return _manifest(DataExportKind.ACCESS_REPORT, account=record)

@@ -176,3 +176,46 @@ async def test_the_report_is_the_persons_alone(
     assert created["id"] in mine
     error = await make_client().error(ACCESS_REPORT_CREATE)
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_the_report_holds_the_persons_rows_in_workspaces_they_left(
+    settings: Settings, jobs: InProcessRunner, make_client: Any
+) -> None:
+    """Leaving a workspace keeps one's issues, comments and time there: the report lists
+    the workspace as a former one and holds those rows, and nothing else of it."""
+    person = await sign_up_as(make_client, new_email("leaver"), "Lee")
+    me = await viewer(person)
+    assert me is not None
+    _, kept = await busy_workspace(make_client, person, me["id"], "Kept")
+    _, left = await busy_workspace(make_client, person, me["id"], "Left")
+    person.workspace = left
+    removed = await person.gql(
+        "mutation($id: ID!) { memberRemove(accountId: $id) { deletedId } }", {"id": me["id"]}
+    )
+    assert removed["memberRemove"]["deletedId"] == me["id"]
+    person.workspace = None
+
+    created = (await person.gql(ACCESS_REPORT_CREATE))["accessReportCreate"]
+    await jobs.drain()
+    report = (await person.gql(DATA_EXPORT, {"id": created["id"]}))["dataExport"]
+    assert report["status"] == "SUCCEEDED"
+    files = read_zip((await download(make_client(), settings, report["downloadUrl"])).content)
+
+    assert [m["workspace"]["slug"] for m in files["memberships.json"]] == [kept]
+    assert [w["slug"] for w in files["former_workspaces.json"]] == [left]
+    former = f"workspaces/{left}/"
+    assert sorted(c["body"] for c in files[f"{former}comments.json"]) == [
+        "Left: my comment ✓",
+        "Left: my other comment",
+    ]
+    assert [r["title"] for r in files[f"{former}issues_created.json"]] == ["Left: mine 🚀"]
+    assert [r["title"] for r in files[f"{former}issues_assigned.json"]] == ["Left: for me"]
+    assert [e["note"] for e in files[f"{former}time_entries.json"]] == ["Left: my time"]
+    # Of the workspace left, only the person's rows: none of its settings or sources.
+    assert {name for name in files if name.startswith(former)} == {
+        former + name for name in PERSON_FILES
+    }
+    assert {name for name in files if name.startswith(f"workspaces/{kept}/")} > {
+        f"workspaces/{kept}/{name}" for name in PERSON_FILES
+    }
+    assert files["manifest.json"]["files"]["former_workspaces.json"] == 1
