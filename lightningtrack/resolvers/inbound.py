@@ -1,8 +1,9 @@
 """Mail that arrives in an email source: parsed, then made an issue or a comment.
 
 A message that answers an issue's thread (its In-Reply-To or References names the
-thread's Message-ID, ``<issue-<id>.<workspace>@<host>>``, or a message that already
-became that issue or one of its comments) becomes a comment on that issue; any other
+thread's Message-ID, ``<issue-<id>.<workspace>@<host>>``, a message that already became
+that issue or one of its comments, or a notification sent in that thread) becomes a
+comment on that issue; any other
 message becomes an issue in the source's project: the subject as title, the plain text
 as description, headed by the sender, with the label ``email``. HTML-only mail is turned
 into text (scripts and styles dropped). Each message is recorded by its Message-ID in
@@ -28,6 +29,7 @@ from tortoise.transactions import in_transaction
 
 from lightningtrack.models.integrations import EmailSource, InboundMessage
 from lightningtrack.models.landlord import Account, Membership
+from lightningtrack.models.landlord import EmailMessage as SentMail
 from lightningtrack.models.notifications import IssueSender
 from lightningtrack.models.workspace import Comment, Issue
 from lightningtrack.resolvers import events, issues, notifications, threads
@@ -173,9 +175,40 @@ async def thread_issue(workspace_id: uuid.UUID, references: tuple[str, ...]) -> 
         .order_by("-id")
         .first()
     )
-    if known is None or known.issue_id is None:
+    if known is not None and known.issue_id is not None:
+        return await Issue.get_or_none(id=known.issue_id)
+    return await _answered_notification(workspace_id, references)
+
+
+# The Message-ID the mailer gives a mail it sends: the mail's row id.
+_SENT = re.compile(r"^<([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})@[^<>\s]+>$")
+
+
+async def _answered_notification(
+    workspace_id: uuid.UUID, references: tuple[str, ...]
+) -> Issue | None:
+    """The issue of a notification the message answers, for a mail client that names only
+    the notification's own Message-ID (In-Reply-To without References): the thread that
+    mail was sent in, if it is one of this workspace's issues."""
+    sent = [uuid.UUID(m.group(1)) for r in reversed(references) if (m := _SENT.match(r))]
+    if not sent:
         return None
-    return await Issue.get_or_none(id=known.issue_id)
+    rows = {
+        row["id"]: row
+        for row in await SentMail.filter(id__in=sent).values(
+            "id", "in_reply_to", "thread_references"
+        )
+    }
+    for mail_id in sent:
+        row = rows.get(mail_id)
+        if row is None:
+            continue
+        named = [row["in_reply_to"] or "", *(row["thread_references"] or "").split()]
+        for reference in reversed(named):
+            issue_id = threads.issue_of(reference, workspace_id)
+            if issue_id is not None:
+                return await Issue.get_or_none(id=issue_id)
+    return None
 
 
 async def _member(workspace_id: uuid.UUID, address: str) -> uuid.UUID | None:

@@ -4,6 +4,7 @@ each message once, and bad mail is recorded and skipped without stopping the pol
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from lightningtrack import clock
 from lightningtrack.jobs.runner import InProcessRunner
 from lightningtrack.models.integrations import EmailSource, InboundMessage
+from lightningtrack.models.landlord import EmailMessage as SentMail
 from lightningtrack.models.workspace import Issue
 from lightningtrack.resolvers import inbound, poller, threads
 from lightningtrack.settings import Settings
@@ -129,6 +131,24 @@ async def test_a_thread_of_another_workspace_is_a_new_issue(
     await poll(owner, source["id"])
     [issue] = await issues_of(owner, project["id"])
     assert issue["title"] == "Re: T" and issue["comments"]["nodes"] == []
+    # Nor through a notification of theirs named alone (its row knows their thread).
+    theirs_sent = await SentMail.create(
+        id=uuid.uuid4(),
+        kind="issue_assigned",
+        to_address="someone@example.com",
+        subject="[T-1] T",
+        text_body="",
+        html_body="",
+        next_attempt_at=clock.now(),
+        in_reply_to=thread,
+        thread_references=thread,
+    )
+    raw, _ = message("Re: [T-1] T", "Hi", in_reply_to=f"<{theirs_sent.id}@localhost>")
+    imap.mailbox.append(raw)
+    await poll(owner, source["id"])
+    found = await issues_of(owner, project["id"])
+    assert sorted(i["title"] for i in found) == ["Re: T", "Re: [T-1] T"]
+    assert all(i["comments"]["nodes"] == [] for i in found)
 
 
 async def test_malformed_and_oversized_mail_is_recorded_and_skipped(

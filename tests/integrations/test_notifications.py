@@ -46,8 +46,11 @@ async def assign(client: Client, issue_id: str, assignee: str | None) -> None:
     await client.gql(ISSUE_UPDATE, {"id": issue_id, "input": {"assigneeId": assignee}})
 
 
-def reply_to(mail: EmailMessage, sender: str, text: str, **headers: str) -> bytes:
-    """A reply as a mail client writes it: to Reply-To, threaded below ``mail``."""
+def reply_to(
+    mail: EmailMessage, sender: str, text: str, references: bool = True, **headers: str
+) -> bytes:
+    """A reply as a mail client writes it: to Reply-To, threaded below ``mail`` (some
+    clients name only ``mail`` itself, in In-Reply-To: ``references=False``)."""
     answer = EmailMessage()
     for name, value in headers.items():
         answer[name.replace("_", "-")] = value
@@ -56,7 +59,8 @@ def reply_to(mail: EmailMessage, sender: str, text: str, **headers: str) -> byte
     answer["Subject"] = f"Re: {mail['Subject']}"
     answer["Message-ID"] = make_msgid(domain="client.example")
     answer["In-Reply-To"] = str(mail["Message-ID"])
-    answer["References"] = f"{mail['References']} {mail['Message-ID']}"
+    if references:
+        answer["References"] = f"{mail['References']} {mail['Message-ID']}"
     answer.set_content(f"{text}\n\nOn Mon, 2 Mar 2026, LightningTrack wrote:\n> earlier text\n")
     return bytes(answer)
 
@@ -150,6 +154,44 @@ async def test_assignment_mail_answered_by_mail_becomes_a_comment(
     # Each mail has a Message-ID of its own.
     every = [m["Message-ID"] for a in (ann_email, mia_email) for m in about_issues(settings, a)]
     assert len(every) == 4 == len(set(every))
+
+
+async def test_a_reply_naming_only_the_notification_is_a_comment(
+    settings: Settings,
+    owner: Client,
+    member: Client,
+    imap: ImapServer,
+    jobs: InProcessRunner,
+) -> None:
+    """A mail client that names only the mail it answers (In-Reply-To, no References)
+    still comments on the issue that mail was about; a reply to a mail nobody sent is a
+    new issue."""
+    project = await create_project(owner, name="Replies")
+    source = await create_source(owner, imap.mailbox, project["id"])
+    await jobs.drain()
+    issue = await create_issue(owner, project["id"], "Printer jam")
+    mia, mia_email = await account_id(member), await email_of(member)
+    await assign(owner, issue["id"], mia)
+    await jobs.drain()
+    [mail] = mails_to(settings, mia_email, "issue_assigned")
+    answer = reply_to(mail, f"Mia <{mia_email}>", "Cleared it.", references=False)
+    assert b"References:" not in answer
+    imap.mailbox.append(answer)
+    assert (await poll(owner, source["id"]))["lastError"] is None
+    [found] = await issues_of(owner, project["id"])
+    assert bodies(found) == [("Cleared it.", mia)]
+    # The same shape of Message-ID, but no mail of ours: a new issue.
+    stray = EmailMessage()
+    stray["From"] = f"Mia <{mia_email}>"
+    stray["To"] = SUPPORT
+    stray["Subject"] = "Re: something else"
+    stray["Message-ID"] = make_msgid(domain="client.example")
+    stray["In-Reply-To"] = f"<{uuid.uuid4()}@{mail['Message-ID'].split('@')[1]}"
+    stray.set_content("Not about the printer.")
+    imap.mailbox.append(bytes(stray))
+    await poll(owner, source["id"])
+    titles = sorted(i["title"] for i in await issues_of(owner, project["id"]))
+    assert titles == ["Printer jam", "Re: something else"]
 
 
 async def test_who_is_told(
