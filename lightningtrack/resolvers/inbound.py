@@ -161,13 +161,22 @@ def strip_quoted(text: str) -> str:
     return stripped or text
 
 
-async def thread_issue(workspace_id: uuid.UUID, references: tuple[str, ...]) -> Issue | None:
+async def _named_thread(workspace_id: uuid.UUID, references: list[str]) -> Issue | None:
+    """The issue of the latest of ``references`` that names one of this workspace's
+    threads and whose issue still exists."""
     for reference in reversed(references):
         issue_id = threads.issue_of(reference, workspace_id)
         if issue_id is not None:
             issue = await Issue.get_or_none(id=issue_id)
             if issue is not None:
                 return issue
+    return None
+
+
+async def thread_issue(workspace_id: uuid.UUID, references: tuple[str, ...]) -> Issue | None:
+    issue = await _named_thread(workspace_id, list(references))
+    if issue is not None:
+        return issue
     if not references:
         return None
     known = (
@@ -204,10 +213,9 @@ async def _answered_notification(
         if row is None:
             continue
         named = [row["in_reply_to"] or "", *(row["thread_references"] or "").split()]
-        for reference in reversed(named):
-            issue_id = threads.issue_of(reference, workspace_id)
-            if issue_id is not None:
-                return await Issue.get_or_none(id=issue_id)
+        issue = await _named_thread(workspace_id, named)
+        if issue is not None:
+            return issue
     return None
 
 
