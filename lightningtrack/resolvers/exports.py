@@ -29,7 +29,6 @@ from lightningtrack.models.landlord import (
     AccountToken,
     DataExport,
     DataExportKind,
-    ErasureProgress,
     JobStatus,
     Membership,
     Region,
@@ -475,12 +474,8 @@ async def _access_report(
     # Workspaces the person has left: their issues, comments and time entries stay there
     # (until the account is erased), recorded when each membership ended.
     current = {m.workspace_id for m in memberships}
-    left = await ErasureProgress.filter(account_id=account.id).values_list(
-        "workspace_id", flat=True
-    )
-    former = [
-        w for w in await Workspace.filter(id__in=list(left)).order_by("slug") if w.id not in current
-    ]
+    recorded = Workspace.filter(erasure_progress__account_id=account.id).order_by("slug")
+    former = [w for w in await recorded if w.id not in current]
     await writer.array("former_workspaces.json", _once([_workspace_record(w) for w in former]))
     sessions = await Session.filter(account_id=account.id).order_by("created_at")
     await writer.array(
