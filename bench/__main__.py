@@ -60,7 +60,8 @@ CREATE = (
 def environment(data_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
-        "LT_DATABASE_URL": f"{SERVER}/{LANDLORD_DB}",
+        # The server is on loopback and offers no TLS: as such an installation would.
+        "LT_DATABASE_URL": f"{SERVER}/{LANDLORD_DB}?sslmode=disable",
         "LT_DATA_DIR": str(data_dir),
         "LT_ENV": "production",
         "LT_PUBLIC_URL": "https://bench.invalid",

@@ -59,7 +59,7 @@ async def main(
     data_dir = ROOT / "bench" / ".var-cpu"
     shutil.rmtree(data_dir, ignore_errors=True)
     env = environment(data_dir)
-    env["LT_DATABASE_URL"] = f"{SERVER}/{LANDLORD}"
+    env["LT_DATABASE_URL"] = f"{SERVER}/{LANDLORD}?sslmode=disable"
     settings = load_settings(env)
     await drop_databases(LANDLORD, create=True)
     tenancy = Tenancy(settings)

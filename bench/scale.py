@@ -64,7 +64,7 @@ def kept_section() -> str:
 def environment(data_dir: Path, cap: int, migrate_concurrency: int) -> dict[str, str]:
     return {
         **os.environ,
-        "LT_DATABASE_URL": f"{SERVER}/{LANDLORD_DB}",
+        "LT_DATABASE_URL": f"{SERVER}/{LANDLORD_DB}?sslmode=disable",
         "LT_DATA_DIR": str(data_dir),
         "LT_ENV": "production",
         "LT_PUBLIC_URL": "https://scale.invalid",

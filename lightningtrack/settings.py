@@ -10,18 +10,33 @@ import os
 import secrets
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 Engine = Literal["postgres", "sqlite"]
 REGIONS = ("US", "EU")
+# libpq's sslmode values, which asyncpg takes as they are.
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 class SettingsError(Exception):
     """A configuration value that cannot be used; the message names the variable."""
+
+
+def _sslmode(variable: str, query: str) -> str | None:
+    """The one query parameter a PostgreSQL URL may carry: ``sslmode``, as libpq reads it."""
+    sslmode = None
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name != "sslmode":
+            raise SettingsError(f"{variable} has the parameter {name!r}; only sslmode is read.")
+        if value not in SSL_MODES:
+            modes = ", ".join(SSL_MODES)
+            raise SettingsError(f"{variable} has sslmode={value!r}; use one of {modes}.")
+        sslmode = value
+    return sslmode
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,10 @@ class DatabaseURL:
     user: str | None = None
     password: str | None = None
     database: str | None = None
+    # None: the driver's default (prefer: TLS when the server offers it). ``disable``
+    # spares each new connection the TLS request's round trip and the client's TLS set-up,
+    # for a server on loopback or a private network that offers no TLS.
+    sslmode: str | None = None
 
     @classmethod
     def parse(cls, variable: str, value: str) -> DatabaseURL:
@@ -64,18 +83,12 @@ class DatabaseURL:
             user=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             database=database,
+            sslmode=_sslmode(variable, parts.query),
         )
 
     def with_database(self, database: str) -> DatabaseURL:
         """The same PostgreSQL server, another database on it."""
-        return DatabaseURL(
-            engine=self.engine,
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            database=database,
-        )
+        return replace(self, database=database)
 
     @property
     def server_key(self) -> str:

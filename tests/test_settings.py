@@ -239,6 +239,15 @@ def test_configured_secret_key_writes_no_file(tmp_path: Path) -> None:
         ({"LT_SESSION_LIFETIME": "1 day"}, "LT_SESSION_LIFETIME"),
         ({"LT_TRIAL_DAYS": "-1"}, "LT_TRIAL_DAYS"),
         ({"LT_POOL_MAX_CONNECTIONS": "0"}, "LT_POOL_MAX_CONNECTIONS"),
+        ({"LT_DATABASE_URL": "postgres://h/db?sslmode=off"}, "LT_DATABASE_URL"),
+        ({"LT_DATABASE_URL": "postgres://h/db?timeout=5"}, "LT_DATABASE_URL"),
+        (
+            {
+                "LT_DATABASE_URL": "postgres://h/db",
+                "LT_WORKSPACE_DATABASE_URL": "postgres://w?sslmode=",
+            },
+            "LT_WORKSPACE_DATABASE_URL",
+        ),
         (
             {"LT_POOL_MAX_CONNECTIONS": "2", "LT_POOL_SIZE_PER_WORKSPACE": "3"},
             "LT_POOL_SIZE_PER_WORKSPACE",
@@ -323,3 +332,32 @@ def test_serve_with_a_bad_variable_exits_2_with_one_line(tmp_path: Path) -> None
     assert "LT_DATABASE_URL" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "var").exists()
+
+
+def test_a_postgres_url_may_name_its_sslmode(tmp_path: Path) -> None:
+    """``?sslmode=`` as libpq reads it reaches every connection to that server: the
+    landlord's, the workspace databases' (and their pools), pg_dump's."""
+    from lightningtrack.backups.dump import _pg_arguments
+    from lightningtrack.tenancy import databases
+    from lightningtrack.tenancy.config import client_config
+
+    settings = load(
+        tmp_path,
+        LT_DATABASE_URL="postgres://lt@db.internal/landlord?sslmode=verify-full",
+        LT_WORKSPACE_DATABASE_URL="postgres://lt@ws.internal?sslmode=disable",
+    )
+    assert settings.database_url.sslmode == "verify-full"
+    assert client_config(settings.database_url)["credentials"]["ssl"] == "verify-full"
+    workspace = databases.database_url(settings, "US", "lt_ws_1")
+    assert (workspace.host, workspace.database, workspace.sslmode) == (
+        "ws.internal",
+        "lt_ws_1",
+        "disable",
+    )
+    assert client_config(workspace)["credentials"]["ssl"] == "disable"
+    assert _pg_arguments(workspace)[1]["PGSSLMODE"] == "disable"
+    # Without the parameter the driver's default holds (TLS when the server offers it).
+    plain = load(tmp_path, LT_DATABASE_URL="postgres://lt@db.internal/landlord")
+    assert plain.database_url.sslmode is None
+    assert "ssl" not in client_config(plain.database_url)["credentials"]
+    assert _pg_arguments(plain.database_url)[1].get("PGSSLMODE") == os.environ.get("PGSSLMODE")

@@ -38,6 +38,8 @@ def _pg_arguments(url: DatabaseURL) -> tuple[list[str], dict[str, str]]:
     env = {**os.environ}
     if url.password:
         env["PGPASSWORD"] = url.password  # never on the command line, where ps shows it
+    if url.sslmode:
+        env["PGSSLMODE"] = url.sslmode
     return args, env
 
 

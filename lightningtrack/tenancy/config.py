@@ -62,6 +62,7 @@ def client_config(
             "max_inactive_connection_lifetime": idle_seconds,
             "application_name": "lightningtrack",
             "reset": keep_session,
+            **({"ssl": url.sslmode} if url.sslmode else {}),
         },
     }
 

@@ -82,6 +82,7 @@ async def admin_connection(server: DatabaseURL) -> AsyncIterator[asyncpg.Connect
         user=server.user,
         password=server.password,
         database="postgres",
+        ssl=server.sslmode,
     )
     try:
         yield connection
