@@ -2,16 +2,27 @@
 
 Clients open on demand when a task leases them and close when they have been idle for a
 while or when a new workspace needs room. Room is counted in connections, not pools: a
-leased pool counts as the ``per_pool`` connections it may open, a pool nobody holds as the
-connections it still keeps (none once they have been idle for a while: pools open with
+leased pool counts as the connections its leases may take at once (two each, up to the
+pool's ``per_pool``) or those it holds if more, a pool nobody holds as the connections it
+still keeps (none once they have been idle for a while: pools open with
 ``min_size=0``). A lease goes ahead only while that sum stays within ``max_connections``,
 so the connections held for workspaces never exceed it, while many pools whose
-connections have gone idle stay open for nothing. When the room is short, the least
-recently used pools that nobody holds are closed (outside the registry's lock, so that
-leases of open pools go on meanwhile; and as leases end, in the background, until there
-is room for ``headroom`` more, so that a new workspace's lease seldom waits for a close);
-when every pool is leased, a new lease waits for one to be returned rather than exceed
-the cap. At most ``max_connections`` pools are open.
+connections have gone idle stay open for nothing. When the room is short, pools that
+nobody holds are closed (outside the registry's lock, so that leases of open pools go on
+meanwhile; and as leases end, in the background, until there is room for ``headroom``
+more, so that a new workspace's lease seldom waits for a close); when every pool is
+leased, a new lease waits for one to be returned rather than exceed the cap. At most
+``max_connections`` pools are open.
+
+Which pools close first: the least used, by a count of leases per workspace that is
+halved every ``10 * max_connections`` leases (so that use long past fades), and among
+pools used as often, the most recently used. A new connection costs the database server
+a backend to start and its catalog caches to fill (several milliseconds of its CPU), so
+what matters is how many leases find their connection open. Least-recently-used order
+finds none when more workspaces take turns than the cap holds (each is evicted just
+before its turn comes back); this order keeps the pools that were there, which find
+theirs on every round, and a pool that is used more than others stays whatever the
+order of the rest.
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ import asyncio
 import logging
 import os
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -39,6 +50,9 @@ if TYPE_CHECKING:
     from lightningtrack.settings import DatabaseURL
 
 log = logging.getLogger(__name__)
+# The connections one lease takes at most at once: one for its statements, one at a time
+# (``OneAtATimeClient``), and one for its transaction, which runs one at a time too.
+LEASE_CONNECTIONS = 2
 
 
 @dataclass
@@ -67,12 +81,18 @@ class PoolRegistry:
         # Leases of new workspaces to keep room for, closing idle pools as leases end.
         self.headroom = headroom
         self.per_pool = per_pool
+        # What one lease counts against the cap.
+        self.lease_size = min(per_pool, LEASE_CONNECTIONS)
         self.idle_seconds = idle_seconds
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._condition = asyncio.Condition()
         # Connections of pools taken out of the registry and not closed yet: still held.
         self._closing = 0
         self._closers: set[asyncio.Task[None]] = set()
+        # Leases per database key, halved every ``_aging_period`` leases.
+        self._uses: Counter[str] = Counter()
+        self._aging_period = 10 * max_connections
+        self._until_aging = self._aging_period
         self.opened = 0
         self.evicted = 0
         metrics.POOL_CONNECTION_CAP.set(max_connections)
@@ -84,8 +104,13 @@ class PoolRegistry:
     @property
     def reserved(self) -> int:
         """Connections counted against the cap: a leased pool's ``per_pool``, another's held."""
-        counted = sum(self.per_pool if e.leases else e.held() for e in self._entries.values())
-        return counted + self._closing
+        return sum(self._counted(e, e.leases) for e in self._entries.values()) + self._closing
+
+    def _counted(self, entry: _Entry, leases: int) -> int:
+        """What a pool with ``leases`` leases counts against the cap: the connections it
+        holds, and while leased at least those its leases may take at once."""
+        held = entry.held()
+        return max(held, min(self.per_pool, LEASE_CONNECTIONS * leases)) if leases else held
 
     def _key(self, url: DatabaseURL) -> str:
         return url.path if url.engine == "sqlite" else f"{url.server_key}/{url.database}"
@@ -108,7 +133,7 @@ class PoolRegistry:
                 entry.report_connections()
                 # Room for the next leases made now, off their path: closing a connection
                 # waits for the server (milliseconds) while the cap still counts it.
-                short = self.reserved + self.headroom * self.per_pool - self.max_connections
+                short = self.reserved + self.headroom * self.lease_size - self.max_connections
                 taken = self._take_unleased("", short, slot=True) if short > 0 else []
                 if taken:
                     closing = asyncio.create_task(self._close_taken(taken))
@@ -135,9 +160,12 @@ class PoolRegistry:
         """Under the lock: nothing once the lease fits, else the pools taken out for room."""
         while True:
             entry = self._entries.get(key)
-            if entry is not None and entry.leases:
-                return []  # counted at its full size already
-            need = self.per_pool - (entry.held() if entry is not None else 0)
+            if entry is None:
+                need = self.lease_size
+            else:
+                need = self._counted(entry, entry.leases + 1) - self._counted(entry, entry.leases)
+            if need <= 0:
+                return []
             slot = entry is not None or len(self._entries) < self.max_connections
             short = self.reserved + need - self.max_connections
             if slot and short <= 0:
@@ -148,10 +176,25 @@ class PoolRegistry:
             metrics.POOL_EVENTS.labels("waited").inc()
             await self._condition.wait()
 
+    def _count_use(self, key: str) -> None:
+        self._uses[key] += 1
+        self._until_aging -= 1
+        if self._until_aging <= 0:
+            self._until_aging = self._aging_period
+            uses = self._uses
+            for other, count in list(uses.items()):
+                if count > 1:
+                    uses[other] = count // 2
+                else:
+                    del uses[other]
+
     def _take_unleased(self, key: str, short: int, slot: bool) -> list[tuple[_Entry, int]]:
-        """Take the least recently used pools nobody holds out, until ``short`` is freed."""
+        """Take pools nobody holds out, the least used first and among those the most
+        recently used, until ``short`` is freed."""
         taken: list[tuple[_Entry, int]] = []
-        for other, entry in list(self._entries.items()):
+        uses = self._uses
+        order = sorted(self._entries.items(), key=lambda item: (uses[item[0]], -item[1].last_used))
+        for other, entry in order:
             if short <= 0 and slot:
                 break
             if other == key or entry.leases:
@@ -167,6 +210,7 @@ class PoolRegistry:
         return taken
 
     def _lend(self, key: str, url: DatabaseURL) -> _Entry:
+        self._count_use(key)
         entry = self._entries.get(key)
         if entry is None:
             entry = _Entry(client=make_client(url, WORKSPACE, self.per_pool, self.idle_seconds))

@@ -9,7 +9,10 @@ pool hands the connection just returned to the next statement, so a lease opens 
 connection where it opened one per loader, and holds none between statements. A
 connection is not kept for the lease: a lease that kept one while its transaction waits
 for another could, with others doing the same, hold every connection of the pool and
-wait forever. Transactions take a connection of their own from the pool, as before.
+wait forever. Transactions take a connection of their own from the pool, as before, and
+a lease's transactions run one at a time (another lock per lease; a transaction nested in
+one is a savepoint on its connection, which takes no lock), so that a lease holds two
+connections at most at once, as the pool registry counts it.
 
 A database that cannot be reached (refused, dropped, out of connections) is reported as
 ``WorkspaceUnavailable`` with one log line, rather than a traceback per request.
@@ -44,12 +47,14 @@ class OneAtATimeClient(AsyncpgDBClient):
         self.connection_name = parent.connection_name
         self.fetch_inserted = parent.fetch_inserted
         self._lock = asyncio.Lock()
+        self._transaction_lock = asyncio.Lock()
 
     def acquire_connection(self) -> Any:
         return _OneAtATime(self)
 
     def _in_transaction(self) -> TransactionContext:
-        return _Reaching(self.pool_client._in_transaction(), self.pool_client)  # type: ignore[return-value]
+        inner = self.pool_client._in_transaction()
+        return _Reaching(inner, self.pool_client, self._transaction_lock)  # type: ignore[return-value]
 
     async def close(self) -> None:
         """Nothing to close: the pool belongs to the registry."""
@@ -116,16 +121,25 @@ async def _reach(opening: Awaitable[T], client: AsyncpgDBClient) -> T:
 
 
 class _Reaching:
-    """A transaction context whose opening maps an unreachable database as ``_reach``."""
+    """A transaction context whose opening maps an unreachable database as ``_reach``,
+    entered under the lease's transaction lock."""
 
-    __slots__ = ("client", "inner")
+    __slots__ = ("client", "inner", "lock")
 
-    def __init__(self, inner: TransactionContext, client: AsyncpgDBClient) -> None:
+    def __init__(
+        self, inner: TransactionContext, client: AsyncpgDBClient, lock: asyncio.Lock
+    ) -> None:
         self.inner = inner
         self.client = client
+        self.lock = lock
 
     async def __aenter__(self) -> Any:
-        return await _reach(self.inner.__aenter__(), self.client)
+        await self.lock.acquire()
+        try:
+            return await _reach(self.inner.__aenter__(), self.client)
+        except BaseException:
+            self.lock.release()
+            raise
 
     async def __aexit__(
         self,
@@ -133,4 +147,7 @@ class _Reaching:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.inner.__aexit__(exc_type, exc, traceback)
+        try:
+            await self.inner.__aexit__(exc_type, exc, traceback)
+        finally:
+            self.lock.release()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -335,8 +336,9 @@ async def test_concurrent_transactions_of_one_workspace_all_finish(
 async def test_returned_leases_make_room_for_new_workspaces_in_the_background(
     targets: list[Target],
 ) -> None:
-    """With headroom for one more lease, idle pools close as leases end (least recently
-    used first), so that the next workspace finds room without closing anything."""
+    """With headroom for one more lease, idle pools close as leases end (the least used
+    first, and among those used as often the most recent), so that the next workspace
+    finds room without closing anything."""
     pools = PoolRegistry(
         max_connections=MAX_CONNECTIONS, per_pool=PER_POOL, idle_seconds=60, headroom=1
     )
@@ -345,12 +347,138 @@ async def test_returned_leases_make_room_for_new_workspaces_in_the_background(
         for target in (first, second, third):
             assert await read(pools, target) == [target.marker] * 2
         # As third's lease ended, first, second and third held a connection each: one
-        # more lease would not have fit, so the least recently used, first, was closed.
+        # more lease would not have fit, so one of them, used once as the others were and
+        # the latest, third, was closed.
         await asyncio.sleep(0.1)
         assert pools.evicted == 1
-        assert pools.open_pools == 2
+        assert set(pools._entries) == {pools._key(first.url), pools._key(second.url)}
         async with pools.lease(fourth.url):
             # fourth's lease found room: nothing was closed on its way in.
             assert pools.evicted == 1
+    finally:
+        await pools.close_all()
+
+
+async def visit(pools: PoolRegistry, target: Target) -> None:
+    """Lease the target's client and find its marker project there."""
+    async with pools.lease(target.url) as client:
+        with bound(target.workspace.id, client):
+            assert await Project.filter(key=target.marker).exists()
+
+
+def open_keys(pools: PoolRegistry, *chosen: Target) -> tuple[set[str], set[str]]:
+    return set(pools._entries), {pools._key(target.url) for target in chosen}
+
+
+async def test_the_pools_used_most_stay_and_of_equals_the_latest_goes(
+    targets: list[Target],
+) -> None:
+    """Room is made by closing the least used pools; among pools used as often, the one
+    used last (a workspace seen once, as in a sweep over every workspace, goes before the
+    ones that were there)."""
+    pools = PoolRegistry(max_connections=4, per_pool=2, idle_seconds=60, headroom=0)
+    a, b, c, d, e = targets[:5]
+    try:
+        for target in (a, a, a, b, c):
+            await visit(pools, target)
+        assert held(pools) == 3 and pools.evicted == 0
+        # d's lease counts 2: one of the three idle pools must close. b and c were used
+        # once each, c the latest.
+        await visit(pools, d)
+        assert pools.evicted == 1
+        assert operator.eq(*open_keys(pools, a, b, d))
+        await visit(pools, e)
+        assert operator.eq(*open_keys(pools, a, b, e))
+        # Used twice, d now outweighs b and e.
+        await visit(pools, d)
+        await visit(pools, d)
+        assert operator.eq(*open_keys(pools, a, b, d))
+        assert held(pools) <= pools.reserved <= 4
+    finally:
+        await pools.close_all()
+
+
+async def test_workspaces_taking_turns_find_pools_open(targets: list[Target]) -> None:
+    """Six workspaces in turn through room for four: least-recently-used order would
+    close each pool just before its turn came back and open six every round; here the
+    pools that stay find their connection open on every round."""
+    pools = PoolRegistry(max_connections=4, per_pool=1, idle_seconds=60, headroom=0)
+    try:
+        opened = []
+        for _ in range(4):
+            before = pools.opened
+            for target in targets:
+                await visit(pools, target)
+            opened.append(pools.opened - before)
+        assert opened[0] == len(targets)
+        assert all(count <= len(targets) - 3 for count in opened[1:]), opened
+        assert held(pools) <= 4
+    finally:
+        await pools.close_all()
+
+
+async def test_counts_of_use_fade(targets: list[Target]) -> None:
+    """Every 10 leases per connection of the cap, each workspace's count is halved and a
+    workspace used once since is forgotten: use long past does not keep a pool open."""
+    pools = PoolRegistry(max_connections=1, per_pool=1, idle_seconds=60, headroom=0)
+    a, b, c = targets[:3]
+    try:
+        for target in (a, a, a, a, a, a, a, b, b, c):
+            async with pools.lease(target.url):
+                pass
+        assert pools._uses == {pools._key(a.url): 3, pools._key(b.url): 1}
+    finally:
+        await pools.close_all()
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="OneAtATimeClient serves PostgreSQL leases")
+async def test_a_lease_counts_two_connections_and_its_transactions_take_turns(
+    targets: list[Target],
+) -> None:
+    """A lease takes two connections at most at once (its statements one at a time, and
+    one transaction at a time), so that is what it counts against the cap, whatever the
+    pool's size: three workspaces are leased at once within 6 connections with pools of
+    4, and a lease's two concurrent transactions run one after the other."""
+    pools = PoolRegistry(max_connections=6, per_pool=4, idle_seconds=60, headroom=0)
+    a, b, c = targets[:3]
+    order: dict[str, list[str]] = {target.marker: [] for target in (a, b, c)}
+    peak = 0
+
+    async def transaction(target: Target, client: BaseDBAsyncClient, name: str) -> None:
+        nonlocal peak
+        with bound(target.workspace.id, client):
+            async with in_transaction(WORKSPACE):
+                order[target.marker].append(f"{name} begins")
+                await Project.create(key=f"{name}{target.marker}", name="Turns")
+                await asyncio.gather(*(Project.all().count() for _ in range(3)))
+                peak = max(peak, pool_client(client)._pool.get_size())
+                await asyncio.sleep(0.05)
+                order[target.marker].append(f"{name} ends")
+
+    async def busy(target: Target) -> None:
+        async with pools.lease(target.url) as client:
+            assert pools.reserved <= 6
+            with bound(target.workspace.id, client):
+                await asyncio.gather(
+                    transaction(target, client, "S"),
+                    transaction(target, client, "T"),
+                    *(Project.all().count() for _ in range(4)),
+                )
+
+    try:
+        async with asyncio.timeout(20):
+            await asyncio.gather(busy(a), busy(b), busy(c))
+        assert pools.evicted == 0 and pools.open_pools == 3
+        assert peak <= 2
+        for target in (a, b, c):
+            async with pools.lease(target.url) as client, asyncio.timeout(5):
+                with bound(target.workspace.id, client):
+                    assert await Project.filter(name="Turns").count() == 2
+        # Each transaction ended before the next of its lease began.
+        for steps in order.values():
+            assert steps in (
+                ["S begins", "S ends", "T begins", "T ends"],
+                ["T begins", "T ends", "S begins", "S ends"],
+            ), steps
     finally:
         await pools.close_all()
