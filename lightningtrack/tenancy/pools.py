@@ -139,6 +139,10 @@ class PoolRegistry:
                     closing = asyncio.create_task(self._close_taken(taken))
                     self._closers.add(closing)
                     closing.add_done_callback(self._closers.discard)
+                # Counted once the choice is made: a workspace seen for the first time
+                # weighs as the pools that were there and saw no use since the counts
+                # last faded, and of those it is the latest, the one to close.
+                self._count_use(self._key(url))
                 self._condition.notify_all()
 
     async def _acquire(self, url: DatabaseURL) -> _Entry:
@@ -210,7 +214,6 @@ class PoolRegistry:
         return taken
 
     def _lend(self, key: str, url: DatabaseURL) -> _Entry:
-        self._count_use(key)
         entry = self._entries.get(key)
         if entry is None:
             entry = _Entry(client=make_client(url, WORKSPACE, self.per_pool, self.idle_seconds))
