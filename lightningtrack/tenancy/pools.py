@@ -9,9 +9,12 @@ still keeps (none once they have been idle for a while: pools open with
 so the connections held for workspaces never exceed it, while many pools whose
 connections have gone idle stay open for nothing. When the room is short, pools that
 nobody holds are closed (outside the registry's lock, so that leases of open pools go on
-meanwhile; and as leases end, in the background, until there is room for ``headroom``
-more, so that a new workspace's lease seldom waits for a close); when every pool is
-leased, a new lease waits for one to be returned rather than exceed the cap. At most
+meanwhile; and as leases end, in the background, until there is room for as many new
+leases as are running, ``headroom`` at least, so that a new workspace's lease seldom waits
+for a close: a close waits for the server's backend to exit, tens of milliseconds when its
+CPUs are busy, and the leases that arrive meanwhile are about as many as those running);
+when every pool is leased, a new lease waits for one to be returned rather than exceed
+the cap. At most
 ``max_connections`` pools are open.
 
 Which pools close first: the least used, by a count of leases per workspace that is
@@ -78,8 +81,9 @@ class PoolRegistry:
         self, *, max_connections: int, per_pool: int, idle_seconds: float, headroom: int = 2
     ) -> None:
         self.max_connections = max_connections
-        # Leases of new workspaces to keep room for, closing idle pools as leases end.
+        # Leases of new workspaces to keep room for at least, closing idle pools as leases end.
         self.headroom = headroom
+        self.leased = 0  # leases running
         self.per_pool = per_pool
         # What one lease counts against the cap.
         self.lease_size = min(per_pool, LEASE_CONNECTIONS)
@@ -129,11 +133,13 @@ class PoolRegistry:
         finally:
             async with self._condition:
                 entry.leases -= 1
+                self.leased -= 1
                 entry.last_used = time.monotonic()
                 entry.report_connections()
                 # Room for the next leases made now, off their path: closing a connection
                 # waits for the server (milliseconds) while the cap still counts it.
-                short = self.reserved + self.headroom * self.lease_size - self.max_connections
+                room = max(self.headroom, self.leased) * self.lease_size
+                short = self.reserved + room - self.max_connections
                 taken = self._take_unleased("", short, slot=True) if short > 0 else []
                 if taken:
                     closing = asyncio.create_task(self._close_taken(taken))
@@ -224,6 +230,7 @@ class PoolRegistry:
         else:
             self._entries.move_to_end(key)
         entry.leases += 1
+        self.leased += 1
         return entry
 
     def _take(self, key: str) -> tuple[_Entry, int]:
