@@ -7,10 +7,10 @@ import asyncpg
 SERVER = "postgres://postgres@127.0.0.1:5432"
 
 
-async def drop_databases(prefix: str, *, create: bool = False) -> None:
+async def drop_databases(prefix: str, *, create: bool = False, server: str = SERVER) -> None:
     """Drop every database whose name starts with ``prefix`` (a landlord and its
     workspaces); with ``create``, create the landlord ``prefix`` again, empty."""
-    conn = await asyncpg.connect(f"{SERVER}/postgres")
+    conn = await asyncpg.connect(f"{server}/postgres")
     try:
         for row in await conn.fetch(
             "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", prefix
