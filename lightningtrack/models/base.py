@@ -18,12 +18,16 @@ changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
+from itertools import islice
 from typing import Any, Self
 
 from tortoise import models, timezone
+from tortoise.backends.asyncpg.executor import AsyncpgExecutor
+from tortoise.backends.base.executor import CHUNK_SIZE
 from tortoise.fields import DatetimeField
 from tortoise.fields.data import CharEnumFieldInstance
 
@@ -31,7 +35,7 @@ Convert = Callable[[Any], Any]
 
 
 class _Plan:
-    __slots__ = ("converted", "custom_pk", "native", "native_count")
+    __slots__ = ("converted", "custom_pk", "native", "native_count", "size")
 
     def __init__(self, model: type[models.Model]) -> None:
         meta = model._meta
@@ -52,6 +56,7 @@ class _Plan:
                 convert = _member(convert, field.enum_type)
             converted.append((key, attribute, convert))
         self.converted = tuple(converted)
+        self.size = len(self.native) + len(self.converted)
 
 
 def _or_none(convert: Convert) -> Convert:
@@ -95,10 +100,35 @@ class Model(models.Model):
 
     @classmethod
     def _init_from_db(cls, **kwargs: Any) -> Self:
+        built = cls._built(cls._plan(), kwargs)
+        if built is None:  # a partial row: Tortoise knows what to leave out
+            partial: Self = super()._init_from_db(**kwargs)
+            return partial
+        return built
+
+    @classmethod
+    def _from_row(cls, row: Mapping[str, Any], count: int) -> Self:
+        """The model of a driver's row whose first ``count`` columns are the model's, as
+        Tortoise's executor reads them (annotations follow), without copying the row
+        into keyword arguments first."""
+        plan = cls._plan()
+        if count == plan.size:
+            built = cls._built(plan, row)
+            if built is not None:
+                return built
+        return cls._init_from_db(**dict(islice(row.items(), count)))
+
+    @classmethod
+    def _plan(cls) -> _Plan:
         plan: _Plan | None = cls.__dict__.get("_row_plan")
         if plan is None or plan.native_count != len(cls._meta.db_native_fields):
             plan = _Plan(cls)
             cls._row_plan = plan  # type: ignore[attr-defined]
+        return plan
+
+    @classmethod
+    def _built(cls, plan: _Plan, row: Mapping[str, Any]) -> Self | None:
+        """The model with every column of ``row``; None if one is missing."""
         self = cls.__new__(cls)
         attributes = self.__dict__
         attributes["_partial"] = False
@@ -107,10 +137,35 @@ class Model(models.Model):
         attributes["_await_when_save"] = {}
         try:
             for key, attribute in plan.native:
-                attributes[attribute] = kwargs[key]
+                attributes[attribute] = row[key]
             for key, attribute, convert in plan.converted:
-                attributes[attribute] = convert(kwargs[key])
-        except KeyError:  # a partial row: Tortoise knows what to leave out
-            built: Self = super()._init_from_db(**kwargs)
-            return built
+                attributes[attribute] = convert(row[key])
+        except KeyError:
+            return None
         return self
+
+
+class RowExecutor(AsyncpgExecutor):
+    """Tortoise's executor for asyncpg, but a select of one model (no select_related)
+    builds each model from the driver's record itself (``Model._from_row``): Tortoise's
+    copies every record into a list of items, then a dict, then keyword arguments."""
+
+    async def execute_select(
+        self, sql: str, values: list[Any] | None = None, custom_fields: list[Any] | None = None
+    ) -> list[Any]:
+        related = self.select_related_idx
+        if not issubclass(self.model, Model) or (related and len(related) != 1):
+            rows: list[Any] = await super().execute_select(sql, values, custom_fields)
+            return rows
+        _, records = await self.db.execute_query(sql, values)
+        instances = []
+        build = self.model._from_row
+        for index, record in enumerate(records):
+            if index and index % CHUNK_SIZE == 0:
+                await asyncio.sleep(0)  # as Tortoise yields on long results
+            instance = build(record, related[0][1] if related else len(record))
+            if custom_fields:
+                for name in custom_fields:
+                    object.__setattr__(instance, name, record[name])
+            instances.append(instance)
+        return list(await self._execute_prefetch_queries(instances))

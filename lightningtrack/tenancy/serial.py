@@ -31,6 +31,7 @@ from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.exceptions import DBConnectionError
 
 from lightningtrack.errors import WorkspaceUnavailable
+from lightningtrack.models.base import RowExecutor
 
 if TYPE_CHECKING:
     from tortoise.backends.base.client import TransactionContext
@@ -40,6 +41,9 @@ T = TypeVar("T")
 
 
 class OneAtATimeClient(AsyncpgDBClient):
+    # Selects of one model build models from the driver's records directly.
+    executor_class = RowExecutor
+
     def __init__(self, parent: AsyncpgDBClient) -> None:
         # Like Tortoise's TransactionWrapper: the parent's settings; its pool is used.
         self.pool_client: AsyncpgDBClient = parent

@@ -4,16 +4,21 @@ hydration builds, attribute for attribute, value for value, type for type."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tortoise import connections, timezone
 from tortoise import models as tortoise_models
-from tortoise import timezone
+from tortoise.fields.relational import ReverseRelation
+from tortoise.functions import Count
 
 from lightningtrack.models import base, landlord
 from lightningtrack.models import workspace as tracking
+from lightningtrack.tenancy.config import WORKSPACE
 from lightningtrack.tenancy.runtime import Tenancy
-from tests.conftest import Client
+from lightningtrack.tenancy.serial import OneAtATimeClient
+from tests.conftest import BACKEND, Client
 from tests.tracking.conftest import create_comment, create_issue, create_project, workspace_of
 
 TORTOISE = tortoise_models.Model._init_from_db.__func__  # type: ignore[attr-defined]
@@ -89,3 +94,67 @@ async def test_a_value_no_member_has_fails_as_tortoise_fails(
     with pytest.raises(ValueError, match="NOT_A_STATUS") as ours:
         tracking.Issue._init_from_db(**row)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="the executor of asyncpg leases")
+async def test_selects_through_a_lease_build_the_models_tortoises_executor_builds(
+    tenancy: Tenancy, owner: Client
+) -> None:
+    """A lease's client (``OneAtATimeClient``) selects with ``RowExecutor``: whole rows,
+    annotated rows, partial rows, joined and prefetched ones come out as the pool's own
+    client (Tortoise's executor) makes them."""
+    project = await create_project(owner, name="Executor")
+    issue = await create_issue(owner, project["id"], "Through the lease", labels=["ops"])
+    await create_comment(owner, issue["id"])
+    async with tenancy.workspace(await workspace_of(owner)):
+        lease = connections.get(WORKSPACE)
+        assert isinstance(lease, OneAtATimeClient)
+        assert lease.executor_class is base.RowExecutor
+        queries: list[Callable[[Any], Any]] = [
+            lambda db: tracking.Issue.all().using_db(db).order_by("id"),
+            lambda db: (
+                tracking.Issue.all()
+                .using_db(db)
+                .annotate(comments_total=Count("comments"))
+                .group_by("id")
+                .order_by("id")
+            ),
+            lambda db: tracking.Issue.all().using_db(db).only("id", "title").order_by("id"),
+            lambda db: tracking.Issue.all().using_db(db).select_related("project").order_by("id"),
+            lambda db: tracking.Issue.all().using_db(db).prefetch_related("labels").order_by("id"),
+            lambda db: tracking.Comment.all().using_db(db).order_by("id"),
+        ]
+        for query in queries:
+            ours = await query(lease)
+            theirs = await query(lease.pool_client)
+            assert len(ours) == len(theirs) > 0
+            related = sum(
+                same_model(mine, tortoise_made)
+                for mine, tortoise_made in zip(ours, theirs, strict=True)
+            )
+            # The joined projects and the prefetched labels were compared too.
+            assert related > 0 if query in queries[3:5] else related == 0
+
+
+def same_model(ours: Any, theirs: Any) -> int:
+    """``same_instance``, with related models (joined, prefetched) compared likewise."""
+    relations = {
+        name: value
+        for name, value in theirs.__dict__.items()
+        if isinstance(value, ReverseRelation | base.Model)
+    }
+    plain = type("Plain", (), {})
+    mine, their = plain(), plain()
+    mine.__dict__.update({k: v for k, v in ours.__dict__.items() if k not in relations})
+    their.__dict__.update({k: v for k, v in theirs.__dict__.items() if k not in relations})
+    same_instance(mine, their)
+    compared = 0
+    for name, value in relations.items():
+        other = ours.__dict__[name]
+        if isinstance(value, base.Model):
+            compared += 1 + same_model(other, value)
+        else:
+            assert len(other.related_objects) == len(value.related_objects), name
+            for a, b in zip(other.related_objects, value.related_objects, strict=True):
+                compared += 1 + same_model(a, b)
+    return compared
