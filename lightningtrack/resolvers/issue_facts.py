@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import orjson
+from tortoise.queryset import QuerySet
 
 from lightningtrack.models import joins
 from lightningtrack.models.workspace import Issue, Project
@@ -50,37 +52,68 @@ async def of_issues(issue_ids: list[int], wanted: Collection[Fact]) -> dict[int,
     keep their defaults."""
     if not issue_ids or not wanted:
         return {}
+    columns, joined = _columns(wanted, "JOIN")
+    condition, values = joins.among(Issue, "i.id", issue_ids)
+    # Only fixed SQL fragments are interpolated; the ids are parameters.
+    sql = f"SELECT i.id AS id{columns} FROM issue i{joined} WHERE {condition}"  # noqa: S608
+    rows = await joins.fetch(Issue, sql, values)
+    projects: dict[int, Project] = {}  # issues of one project share its model
+    return {int(row["id"]): _read(row, wanted, projects) for row in rows}
+
+
+async def page_with_facts(
+    page: QuerySet[Issue], wanted: Collection[Fact], order: str
+) -> tuple[list[Issue], dict[int, Facts]]:
+    """The rows of ``page`` (a filtered, ordered, limited query of issues) and their
+    ``wanted`` facts in one statement: the page's own SQL as a derived table, the facts
+    around it, in the same ``order`` (an ORDER BY list on the alias ``i``). A row whose
+    project is gone is kept, without a project (as the page alone would have it)."""
+    page._make_query()  # a private Tortoise API, pinned <2 (see resolvers/nested.py)
+    inner, values = page.query.get_parameterized_sql()
+    columns, joined = _columns(wanted, "LEFT JOIN")
+    # Only fixed SQL fragments are interpolated around Tortoise's own parameterized SQL.
+    sql = f"SELECT i.*{columns} FROM ({inner}) i{joined} ORDER BY {order}"  # noqa: S608
+    rows = await joins.fetch(Issue, sql, values)
+    count = len(Issue._meta.db_fields)
+    projects: dict[int, Project] = {}
+    issues, facts = [], {}
+    for row in rows:
+        issue = Issue._from_row(row, count)
+        issues.append(issue)
+        facts[issue.id] = _read(row, wanted, projects)
+    return issues, facts
+
+
+def _columns(wanted: Collection[Fact], join: str) -> tuple[str, str]:
+    """The facts' select list (after a first column) and the project's join."""
     dialect = Issue._meta.db.capabilities.dialect
     chosen = [fact for fact in Fact if fact in wanted]
     columns = "".join(
         f", {_subquery(fact, dialect)} AS {fact.value}" for fact in chosen if fact != Fact.PROJECT
     )
-    source = "issue i"
+    joined = ""
     if Fact.PROJECT in chosen:
         columns += f", {joins.select_list(Project, 'p')}"
-        source += " JOIN project p ON p.id = i.project_id"
-    condition, values = joins.among(Issue, "i.id", issue_ids)
-    # Only fixed SQL fragments are interpolated; the ids are parameters.
-    sql = f"SELECT i.id AS id{columns} FROM {source} WHERE {condition}"  # noqa: S608
-    rows = await joins.fetch(Issue, sql, values)
-    found: dict[int, Facts] = {}
-    projects: dict[int, Project] = {}  # issues of one project share its model
-    for row in rows:
-        facts = Facts()
-        if Fact.PROJECT in chosen:
-            project_id = row["p__id"]
+        joined = f" {join} project p ON p.id = i.project_id"
+    return columns, joined
+
+
+def _read(row: dict[str, Any], wanted: Collection[Fact], projects: dict[int, Project]) -> Facts:
+    facts = Facts()
+    if Fact.PROJECT in wanted:
+        project_id = row["p__id"]
+        if project_id is not None:
             facts.project = projects.get(project_id)
             if facts.project is None:
                 facts.project = projects[project_id] = joins.hydrate(Project, row, "p")
-        if Fact.LABELS in chosen:
-            # JSON text on both engines; PostgreSQL's json_agg of no rows is NULL.
-            facts.labels = sorted(orjson.loads(row["labels"])) if row["labels"] else []
-        if Fact.TIME_SPENT in chosen:
-            facts.time_spent = int(row["time_spent"] or 0)
-        if Fact.COMMENT_COUNT in chosen:
-            facts.comment_count = int(row["comment_count"])
-        found[int(row["id"])] = facts
-    return found
+    if Fact.LABELS in wanted:
+        # JSON text on both engines; PostgreSQL's json_agg of no rows is NULL.
+        facts.labels = sorted(orjson.loads(row["labels"])) if row["labels"] else []
+    if Fact.TIME_SPENT in wanted:
+        facts.time_spent = int(row["time_spent"] or 0)
+    if Fact.COMMENT_COUNT in wanted:
+        facts.comment_count = int(row["comment_count"])
+    return facts
 
 
 async def labels_of(issue_ids: list[int]) -> dict[int, list[str]]:

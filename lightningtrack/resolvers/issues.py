@@ -26,7 +26,16 @@ from lightningtrack.models.workspace import (
     Project,
     TimeEntry,
 )
-from lightningtrack.resolvers import events, ids, notifications, permissions, projects, validation
+from lightningtrack.resolvers import (
+    events,
+    ids,
+    issue_facts,
+    notifications,
+    permissions,
+    projects,
+    validation,
+)
+from lightningtrack.resolvers.issue_facts import Fact, Facts
 from lightningtrack.resolvers.pagination import Page, PageArgs, SortKey, paginate
 from lightningtrack.tenancy.binding import bound_workspace_id
 from lightningtrack.tenancy.config import WORKSPACE
@@ -115,11 +124,25 @@ def filtered(issue_filter: IssueFilter | None) -> QuerySet[Issue]:
 
 
 async def list_page(
-    args: PageArgs, issue_filter: IssueFilter | None, order: SortKey
-) -> Page[Issue]:
-    """A page of issues without their projects (a list reads those once per project,
-    not once per row: see issue_facts)."""
-    return await paginate(filtered(issue_filter), order, args)
+    args: PageArgs,
+    issue_filter: IssueFilter | None,
+    order: SortKey,
+    wanted: frozenset[Fact] = frozenset(),
+) -> tuple[Page[Issue], dict[int, Facts] | None]:
+    """A page of issues, and with ``wanted`` facts (their projects, labels, time spent,
+    comment counts: see issue_facts) the facts of its rows, read in the page's statement."""
+    if not wanted:
+        return await paginate(filtered(issue_filter), order, args), None
+    found: dict[int, Facts] = {}
+
+    async def with_facts(query: QuerySet[Issue], order_by: str) -> list[Issue]:
+        rows, facts = await issue_facts.page_with_facts(query, wanted, order_by)
+        found.update(facts)
+        return rows
+
+    page = await paginate(filtered(issue_filter), order, args, with_facts)
+    # Only the page's rows: the statement read one more, to know if there is a next page.
+    return page, {row.id: found[row.id] for row in page.rows}
 
 
 async def counts_by_project(

@@ -181,9 +181,22 @@ def _ordering(key: SortKey, reverse: bool) -> list[str]:
     return [sign + f for f in key_fields(key)]
 
 
-async def paginate(queryset: QuerySet[Any], key: SortKey, args: PageArgs) -> Page[Any]:
+def order_sql(key: SortKey, reverse: bool, alias: str) -> str:
+    """The ORDER BY list of ``_ordering`` on a table alias."""
+    direction = "DESC" if key.descending != reverse else "ASC"
+    return ", ".join(f'{alias}."{name}" {direction}' for name in key_fields(key))
+
+
+Fetch = Callable[[QuerySet[Any], str], Awaitable[list[Any]]]
+
+
+async def paginate(
+    queryset: QuerySet[Any], key: SortKey, args: PageArgs, fetch: Fetch | None = None
+) -> Page[Any]:
     """One page of ``queryset`` in the order of ``key``: one statement for the rows;
-    the total count and the far side's existence are fetched only if asked for."""
+    the total count and the far side's existence are fetched only if asked for.
+    ``fetch``, given the ordered and limited query and its ORDER BY on the alias ``i``,
+    reads its rows instead of awaiting it (to read more with them in the statement)."""
     args = args.validated()
     base = queryset
     bounded = queryset
@@ -198,7 +211,11 @@ async def paginate(queryset: QuerySet[Any], key: SortKey, args: PageArgs) -> Pag
         rows: list[Any] = []
         more = False
     else:
-        fetched = await bounded.order_by(*_ordering(key, not args.forward)).limit(size + 1)
+        query = bounded.order_by(*_ordering(key, not args.forward)).limit(size + 1)
+        if fetch is None:
+            fetched = await query
+        else:
+            fetched = await fetch(query, order_sql(key, not args.forward, "i"))
         more = len(fetched) > size
         rows = list(fetched[:size])
         if not args.forward:

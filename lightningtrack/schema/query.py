@@ -38,10 +38,12 @@ from lightningtrack.schema.tracking import (
     TimeEntry,
     TimeEntryConnection,
     connection,
+    issue_facts_wanted,
     issue_list,
     issue_order,
     page_args,
     prefetch_people,
+    wants_rows,
 )
 from lightningtrack.schema.types import Account, Node, Workspace
 from lightningtrack.schema.webhooks import WebhookQuery, integration_node
@@ -151,12 +153,13 @@ class Query(PrivacyQuery, TeamQuery, BillingQuery, SettingsQuery, WebhookQuery, 
         before: str | None = None,
     ) -> IssueConnection:
         info.context.require_membership()
-        page = await issues.list_page(
+        page, read = await issues.list_page(
             page_args(first, after, last, before),
             filter.to_args() if filter else None,
             issue_order(order_by),
+            issue_facts_wanted(info) if wants_rows(info) else frozenset(),
         )
-        return await issue_list(info, page)
+        return await issue_list(info, page, read=read)
 
     @strawberry.field(description='An issue by id or by key, e.g. "WEB-42".')
     async def issue(

@@ -16,7 +16,7 @@ from strawberry.types.nodes import SelectedField
 from lightningtrack.models import landlord
 from lightningtrack.models import workspace as models
 from lightningtrack.resolvers import comments, issues, projects, time_entries
-from lightningtrack.resolvers.issue_facts import Fact
+from lightningtrack.resolvers.issue_facts import Fact, Facts
 from lightningtrack.resolvers.issues import IssueFilter as IssueFilterArgs
 from lightningtrack.resolvers.pagination import NO_CURSORS, Page, PageArgs
 from lightningtrack.schema.compiled import prefetched_field
@@ -405,34 +405,51 @@ _FACT_FIELDS = {"labels": Fact.LABELS, "timeSpentSeconds": Fact.TIME_SPENT}
 _PEOPLE_FIELDS = {"assignee": "assignee_id", "creator": "creator_id"}
 
 
-async def issue_list(
-    info: Info, page: Page[models.Issue], parent: Project | None = None
-) -> IssueConnection:
-    """A page of issues (read without their projects) as a connection. What the selection
-    asks of its rows is fetched for all of them at once, their projects (unless
-    ``parent`` is theirs), labels, time spent and comment counts in one statement and the
-    people in another sent with it, and set as plain values: no lookup per row and field.
-    A row whose project went in the meantime (and it with it) is left out."""
-    loaders = info.context.loaders
-    rows = page.rows
-    wanted = _node_fields(info) if rows else {}
+def issue_facts_wanted(info: Info, parent: Project | None = None) -> frozenset[Fact]:
+    """What the selection asks of a page's rows beyond their columns: their projects
+    (unless ``parent`` is theirs), labels, time spent, comment counts."""
+    wanted = _node_fields(info)
     facts = {fact for name, fact in _FACT_FIELDS.items() if name in wanted}
     comments = wanted.get("comments", [])
     if comments and not any(_field_names(c.selections) & _ROW_FIELDS for c in comments):
         facts.add(Fact.COMMENT_COUNT)
-    if parent is None and rows:
+    if parent is None:
         facts.add(Fact.PROJECT)
-    shape = frozenset(facts)
+    return frozenset(facts)
+
+
+async def issue_list(
+    info: Info,
+    page: Page[models.Issue],
+    parent: Project | None = None,
+    read: dict[int, Facts] | None = None,
+) -> IssueConnection:
+    """A page of issues (read without their projects) as a connection. What the selection
+    asks of its rows is fetched for all of them at once, their projects (unless
+    ``parent`` is theirs), labels, time spent and comment counts in one statement (or
+    with the page, ``read``, see ``issue_facts_wanted``) and the people in another sent
+    with it, and set as plain values: no lookup per row and field. A row whose project
+    went in the meantime (and it with it) is left out."""
+    loaders = info.context.loaders
+    rows = page.rows
+    wanted = _node_fields(info) if rows else {}
+    shape = issue_facts_wanted(info, parent) if rows else frozenset()
     people = [name for name in _PEOPLE_FIELDS if name in wanted]
     account_ids = {getattr(r, _PEOPLE_FIELDS[n]) for r in rows for n in people} - {None}
 
     async def no_rows() -> list[Any]:
         return []
 
-    found_facts, found_people = await asyncio.gather(
-        loaders.facts_of_page.load((tuple(r.id for r in rows), shape)) if shape else no_rows(),
-        loaders.account_by_id.load_many(list(account_ids)) if account_ids else no_rows(),
-    )
+    if read is not None:
+        found_facts: list[Facts] = [read.get(r.id) or Facts() for r in rows]
+        found_people = (
+            await loaders.account_by_id.load_many(list(account_ids)) if account_ids else []
+        )
+    else:
+        found_facts, found_people = await asyncio.gather(
+            loaders.facts_of_page.load((tuple(r.id for r in rows), shape)) if shape else no_rows(),
+            loaders.account_by_id.load_many(list(account_ids)) if account_ids else no_rows(),
+        )
     shared: dict[int, Project] = {}
     if parent is not None:
         shared[parent.model.id] = parent

@@ -13,8 +13,17 @@ from types import SimpleNamespace
 from typing import Any
 
 from lightningtrack.models.landlord import Role
-from lightningtrack.models.workspace import Comment, Issue, Label, Project, TimeEntry
+from lightningtrack.models.workspace import (
+    Comment,
+    Issue,
+    IssueStatus,
+    Label,
+    Project,
+    TimeEntry,
+)
+from lightningtrack.resolvers import issue_facts
 from lightningtrack.resolvers import issues as issue_rows
+from lightningtrack.resolvers.issue_facts import Fact
 from lightningtrack.resolvers.pagination import PageArgs
 from lightningtrack.schema.loaders import Loaders
 from lightningtrack.schema.tracking import issue_list
@@ -23,6 +32,7 @@ from tests.conftest import Client, statements
 from tests.tracking.conftest import (
     account_id,
     account_uuid,
+    create_comment,
     create_issue,
     create_project,
     join,
@@ -161,8 +171,8 @@ query($first: Int) {
 async def test_dashboard_reads_the_facts_of_its_issues_in_one_statement(
     tenancy: Tenancy, make_client: Any, owner: Client, member: Client, admin: Client
 ) -> None:
-    """Projects, labels, time spent and comment counts of a whole page: one statement
-    together, so the list costs the page, the facts and the people, for 1 issue as for
+    """Projects, labels, time spent and comment counts of a whole page: read with the
+    page, in its statement, so the list costs the page and the people, for 1 issue as for
     100."""
     extra = [await join(make_client, owner, Role.MEMBER, name) for name in ("Bo", "Cy")]
     clients = {"Owner": owner, "Mia": member, "Ada": admin, "Bo": extra[0], "Cy": extra[1]}
@@ -179,8 +189,9 @@ async def test_dashboard_reads_the_facts_of_its_issues_in_one_statement(
         assert len(facts) == 1, "\n".join(sent)
         assert "time_entry" in facts[0] and "comment" in facts[0]
         assert "JOIN project" in facts[0]
-        # Session, membership, the page, its projects and facts, the assignees' accounts.
-        assert len(sent) == 5, "\n".join(sent)
+        assert 'FROM "issue"' in facts[0] and "LIMIT" in facts[0]  # the page itself
+        # Session, membership, the page with its projects and facts, the assignees.
+        assert len(sent) == 4, "\n".join(sent)
         for got in nodes:
             want = expected[got["key"]]
             assert got["labels"] == want["labels"]
@@ -200,10 +211,67 @@ async def test_a_page_leaves_out_rows_whose_project_went_meanwhile(
     for project in (web, api, web):
         await create_issue(owner, project["id"])
     async with tenancy.workspace(await workspace_of(owner)):
-        page = await issue_rows.list_page(PageArgs(first=10), None, issue_rows.sort_key(None, None))
+        # Without facts asked for with it, the page is read alone (as nested pages are).
+        page, read = await issue_rows.list_page(
+            PageArgs(first=10), None, issue_rows.sort_key(None, None)
+        )
+        assert read is None
         assert len(page.rows) == 3
         await Project.filter(key="API").delete()
         info = SimpleNamespace(context=SimpleNamespace(loaders=Loaders()), selected_fields=[])
         found = await issue_list(info, page)  # type: ignore[arg-type]
         assert [node.key for node in found.nodes] == ["WEB-1", "WEB-2"]
     assert [edge.cursor for edge in found.edges] == [page.cursors[0], page.cursors[2]]
+
+
+async def test_a_page_read_with_its_facts_is_the_page_and_the_facts_read_apart(
+    tenancy: Tenancy, owner: Client
+) -> None:
+    """The page's statement with the facts around it (``issue_facts.page_with_facts``)
+    answers what the page alone and then ``of_issues`` answer: the same rows in the same
+    order, cursors, ends and facts, for every order, filters, and both directions."""
+    web = await create_project(owner, "WEB")
+    api = await create_project(owner, "API")
+    me = await account_id(owner)
+    for number in range(9):
+        project = (web, api)[number % 2]
+        labels = [["bug"], ["bug", "ui"], []][number % 3]
+        extra = {"assigneeId": me} if number % 4 == 0 else {}
+        issue = await create_issue(owner, project["id"], f"Issue {number}", labels=labels, **extra)
+        if number % 3 == 1:
+            await create_comment(owner, issue["id"], "Hi")
+    every = frozenset(Fact)
+    filters = [
+        None,
+        issue_rows.IssueFilter(status=(IssueStatus.TODO,)),
+        issue_rows.IssueFilter(label="bug"),
+        issue_rows.IssueFilter(search="issue 1"),
+        issue_rows.IssueFilter(project_id=api["id"], assignee_id=me),
+    ]
+    checked = 0
+    async with tenancy.workspace(await workspace_of(owner)):
+        for order in ("CREATED_AT", "PRIORITY", "NUMBER", "UPDATED_AT"):
+            for direction in ("ASC", "DESC"):
+                key = issue_rows.sort_key(order, direction)
+                for issue_filter in filters:
+                    alone, _ = await issue_rows.list_page(PageArgs(first=3), issue_filter, key)
+                    pages = [PageArgs(first=3), PageArgs(last=2)]
+                    if alone.rows:
+                        pages.append(PageArgs(first=4, after=alone.cursors[0]))
+                        pages.append(PageArgs(last=4, before=alone.cursors[-1]))
+                    for args in pages:
+                        plain, none = await issue_rows.list_page(args, issue_filter, key)
+                        merged, read = await issue_rows.list_page(args, issue_filter, key, every)
+                        assert none is None and read is not None
+                        assert [r.id for r in merged.rows] == [r.id for r in plain.rows]
+                        assert [r.__dict__ for r in merged.rows] == [r.__dict__ for r in plain.rows]
+                        assert list(merged.cursors) == list(plain.cursors)
+                        for end in ("has_next", "has_previous", "count"):
+                            ours, theirs = getattr(merged, end), getattr(plain, end)
+                            if callable(theirs):  # looked up when asked for
+                                ours, theirs = await ours(), await theirs()
+                            assert ours == theirs, end
+                        apart = await issue_facts.of_issues([r.id for r in plain.rows], every)
+                        assert read == apart
+                        checked += len(plain.rows)
+    assert checked > 100
