@@ -41,9 +41,9 @@ from lightningtrack.schema.tracking import (
     issue_facts_wanted,
     issue_list,
     issue_order,
+    node_fields,
     page_args,
     prefetch_people,
-    wants_rows,
 )
 from lightningtrack.schema.types import Account, Node, Workspace
 from lightningtrack.schema.webhooks import WebhookQuery, integration_node
@@ -153,13 +153,14 @@ class Query(PrivacyQuery, TeamQuery, BillingQuery, SettingsQuery, WebhookQuery, 
         before: str | None = None,
     ) -> IssueConnection:
         info.context.require_membership()
+        selected = node_fields(info)
         page, read = await issues.list_page(
             page_args(first, after, last, before),
             filter.to_args() if filter else None,
             issue_order(order_by),
-            issue_facts_wanted(info) if wants_rows(info) else frozenset(),
+            issue_facts_wanted(selected),
         )
-        return await issue_list(info, page, read=read)
+        return await issue_list(info, page, read=read, selected=selected)
 
     @strawberry.field(description='An issue by id or by key, e.g. "WEB-42".')
     async def issue(

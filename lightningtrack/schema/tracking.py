@@ -184,7 +184,7 @@ async def prefetch_people(
     """For a page of rows, the accounts its selection asks for (``columns`` maps a field,
     like ``author``, to the row's column and attribute), in one batch, set as plain
     values."""
-    fields = _node_fields(info) if selected is None else selected
+    fields = node_fields(info) if selected is None else selected
     wanted = [field for field in columns if field in fields]
     if not nodes or not wanted:
         return
@@ -387,7 +387,7 @@ def _selected(selections: list[Any], name: str) -> list[SelectedField]:
     return found
 
 
-def _node_fields(info: Info) -> dict[str, list[SelectedField]]:
+def node_fields(info: Info) -> dict[str, list[SelectedField]]:
     """What a connection's selection asks of each node, by field name."""
     fields: dict[str, list[SelectedField]] = {}
     for connection_field in info.selected_fields:
@@ -405,12 +405,13 @@ _FACT_FIELDS = {"labels": Fact.LABELS, "timeSpentSeconds": Fact.TIME_SPENT}
 _PEOPLE_FIELDS = {"assignee": "assignee_id", "creator": "creator_id"}
 
 
-def issue_facts_wanted(info: Info, parent: Project | None = None) -> frozenset[Fact]:
-    """What the selection asks of a page's rows beyond their columns: their projects
-    (unless ``parent`` is theirs), labels, time spent, comment counts."""
-    wanted = _node_fields(info)
-    facts = {fact for name, fact in _FACT_FIELDS.items() if name in wanted}
-    comments = wanted.get("comments", [])
+def issue_facts_wanted(
+    selected: dict[str, list[SelectedField]], parent: Project | None = None
+) -> frozenset[Fact]:
+    """What a selection (``node_fields``) asks of a page's rows beyond their columns:
+    their projects (unless ``parent`` is theirs), labels, time spent, comment counts."""
+    facts = {fact for name, fact in _FACT_FIELDS.items() if name in selected}
+    comments = selected.get("comments", [])
     if comments and not any(_field_names(c.selections) & _ROW_FIELDS for c in comments):
         facts.add(Fact.COMMENT_COUNT)
     if parent is None:
@@ -423,32 +424,32 @@ async def issue_list(
     page: Page[models.Issue],
     parent: Project | None = None,
     read: dict[int, Facts] | None = None,
+    selected: dict[str, list[SelectedField]] | None = None,
 ) -> IssueConnection:
     """A page of issues (read without their projects) as a connection. What the selection
-    asks of its rows is fetched for all of them at once, their projects (unless
-    ``parent`` is theirs), labels, time spent and comment counts in one statement (or
-    with the page, ``read``, see ``issue_facts_wanted``) and the people in another sent
-    with it, and set as plain values: no lookup per row and field. A row whose project
-    went in the meantime (and it with it) is left out."""
+    (``selected``, if the caller has it) asks of its rows is fetched for all of them at
+    once, their projects (unless ``parent`` is theirs), labels, time spent and comment
+    counts in one statement (or with the page: ``read``, see ``issue_facts_wanted``) and
+    the people in another sent with it, and set as plain values: no lookup per row and
+    field. A row whose project went in the meantime (and it with it) is left out."""
     loaders = info.context.loaders
     rows = page.rows
-    wanted = _node_fields(info) if rows else {}
-    shape = issue_facts_wanted(info, parent) if rows else frozenset()
+    wanted = (node_fields(info) if selected is None else selected) if rows else {}
+    shape = issue_facts_wanted(wanted, parent) if rows else frozenset()
     people = [name for name in _PEOPLE_FIELDS if name in wanted]
     account_ids = {getattr(r, _PEOPLE_FIELDS[n]) for r in rows for n in people} - {None}
 
     async def no_rows() -> list[Any]:
         return []
 
+    load_people = loaders.account_by_id.load_many(list(account_ids)) if account_ids else no_rows()
     if read is not None:
         found_facts: list[Facts] = [read.get(r.id) or Facts() for r in rows]
-        found_people = (
-            await loaders.account_by_id.load_many(list(account_ids)) if account_ids else []
-        )
+        found_people = await load_people
     else:
         found_facts, found_people = await asyncio.gather(
             loaders.facts_of_page.load((tuple(r.id for r in rows), shape)) if shape else no_rows(),
-            loaders.account_by_id.load_many(list(account_ids)) if account_ids else no_rows(),
+            load_people,
         )
     shared: dict[int, Project] = {}
     if parent is not None:
