@@ -31,7 +31,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +235,7 @@ async def run(folders: list[Path], *, postgres: str | None) -> list[Outcome]:
         runner = InProcessRunner(settings, tenancy)
         try:
             key, values = await _seed(settings, tenancy)
-            app = create_app(replace(settings), tenancy, runner)
+            app = create_app(settings, tenancy, runner)
             transport = httpx.ASGITransport(app=app)
             outcomes = []
             async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:

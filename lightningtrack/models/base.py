@@ -160,10 +160,12 @@ class RowExecutor(AsyncpgExecutor):
         _, records = await self.db.execute_query(sql, values)
         instances = []
         build = self.model._from_row
+        # The model's columns come first (Tortoise's count of them), annotations after.
+        count = related[0][1] if related else None
         for index, record in enumerate(records):
             if index and index % CHUNK_SIZE == 0:
                 await asyncio.sleep(0)  # as Tortoise yields on long results
-            instance = build(record, related[0][1] if related else len(record))
+            instance = build(record, len(record) if count is None else count)
             if custom_fields:
                 for name in custom_fields:
                     object.__setattr__(instance, name, record[name])

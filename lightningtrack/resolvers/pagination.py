@@ -183,8 +183,10 @@ def _ordering(key: SortKey, reverse: bool) -> list[str]:
 
 def order_sql(key: SortKey, reverse: bool, alias: str) -> str:
     """The ORDER BY list of ``_ordering`` on a table alias."""
-    direction = "DESC" if key.descending != reverse else "ASC"
-    return ", ".join(f'{alias}."{name}" {direction}' for name in key_fields(key))
+    return ", ".join(
+        f'{alias}."{name.lstrip("-")}" {"DESC" if name.startswith("-") else "ASC"}'
+        for name in _ordering(key, reverse)
+    )
 
 
 Fetch = Callable[[QuerySet[Any], str], Awaitable[list[Any]]]

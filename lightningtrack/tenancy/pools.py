@@ -14,8 +14,7 @@ leases as are running, ``headroom`` at least, so that a new workspace's lease se
 for a close: a close waits for the server's backend to exit, tens of milliseconds when its
 CPUs are busy, and the leases that arrive meanwhile are about as many as those running);
 when every pool is leased, a new lease waits for one to be returned rather than exceed
-the cap. At most
-``max_connections`` pools are open.
+the cap. At most ``max_connections`` pools are open.
 
 Which pools close first: the least used, by a count of leases per workspace that is
 halved every ``10 * max_connections`` leases (so that use long past fades), and among
@@ -34,7 +33,7 @@ import asyncio
 import logging
 import os
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -60,6 +59,7 @@ LEASE_CONNECTIONS = 2
 
 @dataclass
 class _Entry:
+    key: str  # the registry's key of its database
     client: BaseDBAsyncClient
     leases: int = 0
     last_used: float = field(default_factory=time.monotonic)
@@ -88,7 +88,7 @@ class PoolRegistry:
         # What one lease counts against the cap.
         self.lease_size = min(per_pool, LEASE_CONNECTIONS)
         self.idle_seconds = idle_seconds
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: dict[str, _Entry] = {}
         self._condition = asyncio.Condition()
         # Connections of pools taken out of the registry and not closed yet: still held.
         self._closing = 0
@@ -107,7 +107,8 @@ class PoolRegistry:
 
     @property
     def reserved(self) -> int:
-        """Connections counted against the cap: a leased pool's ``per_pool``, another's held."""
+        """Connections counted against the cap: each pool's (``_counted``), and those of
+        pools being closed."""
         return sum(self._counted(e, e.leases) for e in self._entries.values()) + self._closing
 
     def _counted(self, entry: _Entry, leases: int) -> int:
@@ -148,7 +149,7 @@ class PoolRegistry:
                 # Counted once the choice is made: a workspace seen for the first time
                 # weighs as the pools that were there and saw no use since the counts
                 # last faded, and of those it is the latest, the one to close.
-                self._count_use(self._key(url))
+                self._count_use(entry.key)
                 self._condition.notify_all()
 
     async def _acquire(self, url: DatabaseURL) -> _Entry:
@@ -222,13 +223,12 @@ class PoolRegistry:
     def _lend(self, key: str, url: DatabaseURL) -> _Entry:
         entry = self._entries.get(key)
         if entry is None:
-            entry = _Entry(client=make_client(url, WORKSPACE, self.per_pool, self.idle_seconds))
+            client = make_client(url, WORKSPACE, self.per_pool, self.idle_seconds)
+            entry = _Entry(key=key, client=client)
             self._entries[key] = entry
             self.opened += 1
             metrics.POOLS_OPEN.inc()
             metrics.POOL_EVENTS.labels("opened").inc()
-        else:
-            self._entries.move_to_end(key)
         entry.leases += 1
         self.leased += 1
         return entry

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.differential import MODES, use_mode
 from lightningtrack.app import create_app
 from lightningtrack.jobs.runner import InProcessRunner
 from lightningtrack.schema import build_schema
@@ -28,8 +29,6 @@ from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 from tests.conftest import Client, signed_up, statements, with_workspace
 from tests.tracking.conftest import create_comment, create_issue, create_project, log_time
-
-MODES = ((True, True), (True, False), (False, False))
 
 ACCOUNT = ["id", "name", "__typename"]
 PROJECT = ["id", "key", "name", "description", "archived", "createdAt", "__typename"]
@@ -64,12 +63,6 @@ def modes() -> Iterator[None]:
     yield
     FieldByFieldExecution.read_plain_fields_directly = True
     FieldByFieldExecution.compile_selection_sets = True
-
-
-def use_mode(mode: tuple[bool, bool]) -> None:
-    direct, compiled = mode
-    FieldByFieldExecution.read_plain_fields_directly = direct
-    FieldByFieldExecution.compile_selection_sets = compiled
 
 
 @st.composite
