@@ -27,7 +27,7 @@ import httpx
 from bench.__main__ import CREATE, DASHBOARD, ISSUE, ROOT, environment
 from bench.databases import SERVER, drop_databases
 from bench.seed import seed
-from lightningtrack.app import create_app
+from lightningtrack.app import create_app, settle_heap
 from lightningtrack.jobs.runner import InProcessRunner
 from lightningtrack.schema.execution import FieldByFieldExecution
 from lightningtrack.settings import load_settings
@@ -84,6 +84,7 @@ async def main(
             for body in bodies.values():  # warm the caches and the pool
                 for _ in range(20):
                     await one(body)
+            settle_heap()  # as a server process does once started
             if profile is not None:
                 profiler = cProfile.Profile()
                 profiler.enable()

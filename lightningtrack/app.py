@@ -75,7 +75,7 @@ def create_app(
             # The embedded default runs as one process: keep its workspaces current too.
             await migration.migrate_workspaces(settings, tenancy.pools)
         log_writer.start()
-        _settle_heap()
+        settle_heap()
         sweep = None
         if isinstance(jobs, InProcessRunner):
             sweep = asyncio.create_task(sweep_forever(settings, tenancy, jobs), name="lt-sweep")
@@ -162,7 +162,7 @@ def create_app(
     return app
 
 
-def _settle_heap() -> None:
+def settle_heap() -> None:
     """What start-up built (modules, the schema, its caches) lives as long as the process:
     moved out of the collector's sight, it is not traversed again at every full
     collection; and with the first generation's threshold raised, a request's short-lived

@@ -87,8 +87,8 @@ POOL_EVENTS = Counter(
 )
 COMPILED_SELECTIONS = Counter(
     "lightningtrack_compiled_selections",
-    "Selection sets answered by a compiled builder (built) or handed back to field-by-field"
-    " execution (fell_back).",
+    "Selection sets and planned root fields answered by a compiled builder (built) or handed"
+    " back to field-by-field execution or the resolver (fell_back).",
     ["outcome"],
 )
 RETENTION_ACTIONS = Counter(

@@ -4,9 +4,9 @@ per table, on hot paths (authenticating a request) where every round trip counts
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tortoise.models import Model
 
@@ -24,7 +24,7 @@ def select_list(model: type[Model], alias: str) -> str:
     return ", ".join(f'{alias}."{c}" AS "{alias}__{c}"' for c in _columns(model))
 
 
-def hydrate(model: type[M], row: dict[str, Any], alias: str) -> M:
+def hydrate(model: type[M], row: Mapping[str, Any], alias: str) -> M:
     """The ``model`` instance whose columns ``select_list(model, alias)`` selected."""
     instance: M = model._init_from_db(**{c: row[f"{alias}__{c}"] for c in _columns(model)})
     return instance
@@ -35,9 +35,15 @@ def parameter(model: type[Model], position: int) -> str:
     return f"${position}" if model._meta.db.capabilities.dialect == "postgres" else "?"
 
 
-async def fetch(model: type[Model], sql: str, values: list[Any]) -> list[dict[str, Any]]:
-    """Rows of ``sql`` on the database ``model`` lives in."""
-    rows: list[dict[str, Any]] = await model._meta.db.execute_query_dict(sql, values)
+async def fetch(model: type[Model], sql: str, values: list[Any]) -> Sequence[Mapping[str, Any]]:
+    """Rows of ``sql`` on the database ``model`` lives in, read by column name: asyncpg's
+    own records on PostgreSQL (copying each into a dict costs more than reading it), dicts
+    elsewhere (SQLite's rows are not mappings)."""
+    db = model._meta.db
+    if db.capabilities.dialect == "postgres":
+        _, records = await db.execute_query(sql, values)
+        return cast("Sequence[Mapping[str, Any]]", records)
+    rows: list[dict[str, Any]] = await db.execute_query_dict(sql, values)
     return rows
 
 

@@ -5,7 +5,7 @@ issues it holds."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -98,7 +98,7 @@ def _columns(wanted: Collection[Fact], join: str) -> tuple[str, str]:
     return columns, joined
 
 
-def _read(row: dict[str, Any], wanted: Collection[Fact], projects: dict[int, Project]) -> Facts:
+def _read(row: Mapping[str, Any], wanted: Collection[Fact], projects: dict[int, Project]) -> Facts:
     facts = Facts()
     if Fact.PROJECT in wanted:
         project_id = row["p__id"]

@@ -59,6 +59,8 @@ Step = tuple[str, Callable[[Any], Any], Complete, type | None, bool]
 Collect = Callable[[GraphQLObjectType, FieldDetailsList], GroupedFieldSet]
 
 _PLAIN = (str, int, float, bool)
+# The values GraphQL's Int serializes as they are (32-bit, as graphql-core checks).
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 MAX_PLANS = 2000
 # What leaf_value (and the executor's direct read) answers for a value that
 # graphql-core's own execution must take.
@@ -241,7 +243,7 @@ class Compiler:
         nullable = not isinstance(field.type, GraphQLNonNull)
         leaf = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
         # None read from ``pre`` means "not prefetched", so it never stands for null.
-        return name, read, complete, _as_is_type(leaf), nullable and not found.prefetched
+        return name, read, complete, as_is_type(leaf), nullable and not found.prefetched
 
     def _complete(
         self,
@@ -301,7 +303,7 @@ def _as_is(value: Any, _pending: Pending) -> Any:
     return value
 
 
-def _as_is_type(leaf: GraphQLOutputType) -> type | None:
+def as_is_type(leaf: GraphQLOutputType) -> type | None:
     """The Python type whose values graphql-core serializes as they are for this leaf:
     text for String and ID, bool for Boolean; None for any other type."""
     if isinstance(leaf, GraphQLScalarType) and leaf.name in ("String", "ID"):
@@ -311,18 +313,26 @@ def _as_is_type(leaf: GraphQLOutputType) -> type | None:
     return None
 
 
-def _leaf(leaf: GraphQLScalarType | GraphQLEnumType) -> Complete:
-    fast = _as_is_type(leaf)
+def complete_leaf(leaf: GraphQLScalarType | GraphQLEnumType) -> Callable[..., Any]:
+    """The leaf's value serialized as graphql-core would; Unfit where it would not take it
+    as it is (see leaf_value)."""
+    fast = as_is_type(leaf)
+    small_int = isinstance(leaf, GraphQLScalarType) and leaf.name == "Int"
 
-    def complete_leaf(value: Any, _pending: Pending) -> Any:
-        if fast is not None and type(value) is fast:
+    # Also a Complete: a leaf leaves nothing pending.
+    def complete(value: Any, _pending: Pending | None = None) -> Any:
+        kind = type(value)
+        if kind is fast or (small_int and kind is int and _INT_MIN <= value <= _INT_MAX):
             return value
         coerced = leaf_value(leaf, value)
         if coerced is MISSING:
             raise Unfit
         return coerced
 
-    return complete_leaf
+    return complete
+
+
+_leaf: Callable[[GraphQLScalarType | GraphQLEnumType], Complete] = complete_leaf
 
 
 async def settle(pending: Pending) -> None:

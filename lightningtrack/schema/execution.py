@@ -52,6 +52,7 @@ from lightningtrack.schema.compiled import (
     reading,
     settle,
 )
+from lightningtrack.schema.planned import PLANNERS, Plan, Planner
 
 # What a step of a plan does with its field.
 _EXECUTE = 0  # graphql-core's execute_field
@@ -59,6 +60,7 @@ _LEAF = 1  # a scalar or an enum
 _LEAF_LIST = 2  # a list of scalars or enums
 _OBJECT = 3  # an object type's value
 _OBJECT_LIST = 4  # a list of an object type's values
+_PLANNED = 5  # a root field with a planner (see planned.py)
 
 
 class _Step(NamedTuple):
@@ -121,6 +123,13 @@ class FieldByFieldExecution(Executor[Any]):
         slow = _Step(_EXECUTE, name, fields, None, "", None, None, True, None)
         node = fields[0].node
         field = self.schema.get_field(parent_type, node.name.value)
+        if (
+            self._compile
+            and field is not None
+            and parent_type is self.schema.query_type
+            and (parent_type.name, node.name.value) in PLANNERS
+        ):
+            return _Step(_PLANNED, name, fields, field, "", None, None, False, None)
         found = reading(field, node) if field is not None else None
         if field is None or found is None:
             return slow
@@ -184,12 +193,76 @@ class FieldByFieldExecution(Executor[Any]):
         found = self._builders.get(id(grouped))
         if found is not None and found[0] is grouped:
             return found[1]
+        build = COMPILER.builder(parent_type, grouped, self._boolean_flags(), self._collect)
+        self._builders[id(grouped)] = (grouped, build)
+        return build
+
+    def _boolean_flags(self) -> tuple[tuple[str, bool], ...]:
+        """The operation's Boolean variables (which ``@include``/``@skip`` may read)."""
         if self._flags is None:
             coerced = self.variable_values.coerced if self.variable_values else {}
             self._flags = tuple(sorted((k, v) for k, v in coerced.items() if isinstance(v, bool)))
-        build = COMPILER.builder(parent_type, grouped, self._flags, self._collect)
-        self._builders[id(grouped)] = (grouped, build)
-        return build
+        return self._flags
+
+    def _planned(
+        self,
+        step: _Step,
+        source: Any,
+        path: Path | None,
+        parent_type: GraphQLObjectType,
+        position_context: Any,
+    ) -> Any:
+        """A root field with a planner: answered by its plan, or where the document has
+        none, or the plan gives up, by execute_field."""
+        assert step.field is not None
+        planner, answer = PLANNERS[parent_type.name, step.fields[0].node.name.value]
+        plan = planner.plan(
+            parent_type, step.field, step.fields, self._boolean_flags(), self._collect
+        )
+        if plan is None:
+            return self.execute_field(
+                parent_type,
+                source,
+                step.fields,
+                Path(path, step.name, parent_type.name),
+                position_context,
+            )
+        return self._answer_planned(
+            planner, answer, plan, step, source, path, parent_type, position_context
+        )
+
+    async def _answer_planned(
+        self,
+        planner: Planner,
+        answer: Any,
+        plan: Plan,
+        step: _Step,
+        source: Any,
+        path: Path | None,
+        parent_type: GraphQLObjectType,
+        position_context: Any,
+    ) -> Any:
+        try:
+            value = await answer(
+                plan, self.context_value, step.field, step.fields, self.variable_values
+            )
+        except Exception:
+            # Nothing was written: the resolver answers, errors included, as it always does.
+            planner.gave_up += 1
+            COMPILER.unfit += 1
+            _FELL_BACK.inc()
+            result = self.execute_field(
+                parent_type,
+                source,
+                step.fields,
+                Path(path, step.name, parent_type.name),
+                position_context,
+            )
+            return await result if self.is_awaitable(result) else result
+        planner.answered += 1
+        COMPILER.built += 1
+        _BUILT.inc()
+        return value
 
     def _fell_back(self, grouped: GroupedFieldSet) -> None:
         """Count a build given up, and try that selection no more in this operation: its
@@ -238,6 +311,14 @@ class FieldByFieldExecution(Executor[Any]):
             for step in self._plan(parent_type, grouped_field_set):
                 name = step.name
                 kind = step.kind
+                if kind == _PLANNED:
+                    result = self._planned(step, source_value, path, parent_type, position_context)
+                    if result is Undefined:
+                        continue
+                    results[name] = result
+                    if is_awaitable(result):
+                        pending.append(name)
+                    continue
                 if kind != _EXECUTE:
                     result = self._read(step, source_value, path, parent_type)
                     if result is not MISSING:

@@ -12,12 +12,13 @@ page info and counts. Hypothesis runs derandomized, so every run sends the same 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bench.differential import MODES, use_mode
@@ -25,13 +26,16 @@ from lightningtrack.app import create_app
 from lightningtrack.jobs.runner import InProcessRunner
 from lightningtrack.schema import build_schema
 from lightningtrack.schema.execution import COMPILER, FieldByFieldExecution, FieldByFieldOnly
+from lightningtrack.schema.planned import PLANNERS
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 from tests.conftest import Client, signed_up, statements, with_workspace
 from tests.tracking.conftest import create_comment, create_issue, create_project, log_time
 
-ACCOUNT = ["id", "name", "__typename"]
-PROJECT = ["id", "key", "name", "description", "archived", "createdAt", "__typename"]
+ACCOUNT = ["id", "name", "email", "emailVerified", "createdAt", "deletionScheduledAt"]
+ACCOUNT += ["__typename"]
+PROJECT = ["id", "key", "name", "description", "archived", "createdAt", "updatedAt"]
+PROJECT += ["__typename"]
 ISSUE = [
     "id",
     "key",
@@ -55,6 +59,20 @@ NESTED = {
     "firstComment: comments(first: 1)": ["totalCount"],
 }
 DIRECTIVES = ["", "", "", " @include(if: $yes)", " @skip(if: $no)", " @include(if: $no)"]
+# Arguments of the root list: pages either way (from the cursor of the list's first row
+# in the same order and filter, or none), filters, orders.
+PAGES = ["first: 1", "first: 2", "first: 50", "first: 0", "last: 2", "first: 1, after: $cursor"]
+PAGES += ["last: 1, before: $cursor", "after: $cursor"]
+FILTERS = ["", "filter: {status: [TODO]}", 'filter: {status: [BACKLOG, TODO], label: "bug"}']
+FILTERS += ['filter: {search: "IR"}', "filter: {priority: [NONE, HIGH]}"]
+FILTERS += ['filter: {createdAfter: "2020-01-01T00:00:00Z", label: "ops"}']
+ORDERS = ["", "orderBy: {field: PRIORITY, direction: DESC}"]
+ORDERS += [
+    "orderBy: {field: NUMBER, direction: ASC}",
+    "orderBy: {field: UPDATED_AT, direction: DESC}",
+]
+ARGUMENTS = re.compile(r"issues\(([^)]*)\)")
+ALIAS = re.compile(r"\w\d+: |firstComment: ")
 PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
 
 
@@ -100,11 +118,25 @@ def documents(draw: st.DrawFn) -> str:
         parts.append(PAGE_INFO)
     if draw(st.booleans()):
         parts.append("totalCount")
-    size = draw(st.sampled_from([1, 2, 5, 50]))
-    status = draw(st.sampled_from(["", ", filter: {status: [TODO]}"]))
+    # Within the alias limit (aliases are the numbered names and firstComment), counted
+    # as the server counts them: a fragment's once per spread.
+    body = " ".join(parts)
+    aliases = len(ALIAS.findall(body)) + len(ALIAS.findall(fragment)) * body.count("...F")
+    assume(aliases <= 15)
+    arguments = ", ".join(
+        part
+        for part in (
+            draw(st.sampled_from(PAGES)),
+            draw(st.sampled_from(FILTERS)),
+            draw(st.sampled_from(ORDERS)),
+        )
+        if part
+    )
+    cursor = ", $cursor: String" if "$cursor" in arguments else ""
     return (
-        "query($yes: Boolean!, $no: Boolean!) { __typename @include(if: $yes) @skip(if: $no)"
-        f" issues(first: {size}{status}) {{ {' '.join(parts)} }} }}{fragment}"
+        f"query($yes: Boolean!, $no: Boolean!{cursor}) {{"
+        " __typename @include(if: $yes) @skip(if: $no)"
+        f" issues({arguments}) {{ {body} }} }}{fragment}"
     )
 
 
@@ -120,12 +152,25 @@ async def seed(owner: Client) -> None:
 
 
 async def answers(owner: Client, document: str) -> list[str]:
-    found = []
+    variables: dict[str, object] = {"yes": True, "no": False}
+    if "$cursor" in document:
+        # The cursor of the first row the document's order and filter list.
+        found = ARGUMENTS.search(document)
+        assert found is not None
+        kept = [
+            a
+            for a in found.group(1).split(", ")
+            if not a.startswith(("first", "last", "after", "before"))
+        ]
+        inner = ", ".join(["first: 1", *kept])
+        edges = (await owner.gql(f"{{ issues({inner}) {{ edges {{ cursor }} }} }}"))["issues"]
+        variables["cursor"] = edges["edges"][0]["cursor"] if edges["edges"] else None
+    found_bodies = []
     for mode in MODES:
         use_mode(mode)
-        body = await owner.post(document, {"yes": True, "no": False})
-        found.append(json.dumps(body))
-    return found
+        body = await owner.post(document, variables)
+        found_bodies.append(json.dumps(body))
+    return found_bodies
 
 
 @settings(
@@ -139,9 +184,17 @@ async def answers(owner: Client, document: str) -> list[str]:
 async def test_generated_documents_answer_alike_every_way(
     modes: None, seeded: Client, document: str
 ) -> None:
+    planner = PLANNERS["Query", "issues"][0]
+    answered, gave_up = planner.answered, planner.gave_up
     compiled, direct, slow = await answers(seeded, document)
     assert compiled == direct == slow, document
     assert "errors" not in json.loads(compiled), compiled
+    # A plan that gave up would hide its own mistakes behind the resolver's answer.
+    assert planner.gave_up == gave_up, document
+    # Every selection drawn has a plan, but maybe those with comments' arguments (if
+    # their directives keep them).
+    if "firstComment" not in document:
+        assert planner.answered == answered + 1, document
 
 
 @pytest.fixture
@@ -174,6 +227,45 @@ async def test_the_dashboard_is_built_by_the_compiled_path(modes: None, seeded: 
     # The first mode built the connection (and nothing went back field by field).
     assert COMPILER.built == built + 1
     assert COMPILER.unfit == unfit
+
+
+async def test_the_dashboard_is_answered_by_its_plan(modes: None, seeded: Client) -> None:
+    """The root list of issues goes neither through its resolver nor field by field: its
+    plan answers it from the rows, and alike."""
+    planner = PLANNERS["Query", "issues"][0]
+    document = (
+        "query($yes: Boolean!) { issues(first: 50, filter: {status: [BACKLOG, TODO]}) {"
+        " totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id key"
+        " title status createdAt project { id key name } assignee @include(if: $yes)"
+        " { id name } creator { name } labels timeSpentSeconds comments { totalCount } } } } }"
+    )
+    answered, gave_up = planner.answered, planner.gave_up
+    compiled, direct, slow = await answers(seeded, document)
+    assert compiled == direct == slow
+    assert planner.answered == answered + 1
+    assert planner.gave_up == gave_up
+    assert json.loads(compiled)["data"]["issues"]["totalCount"] == 3
+
+
+async def test_plans_give_up_for_the_resolver_and_answer_alike(modes: None, seeded: Client) -> None:
+    """A request its plan does not answer as the resolver would (a refused argument, a
+    cursor that does not decode) goes to the resolver, errors and all; a selection a plan
+    cannot answer has none."""
+    planner = PLANNERS["Query", "issues"][0]
+    gave_up = planner.gave_up
+    for document in (
+        "{ issues(first: 2, last: 2) { nodes { key } } }",
+        '{ issues(first: 2, after: "not a cursor") { nodes { key } } }',
+    ):
+        compiled, direct, slow = await answers(seeded, document)
+        assert compiled == direct == slow, document
+        assert json.loads(compiled)["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert planner.gave_up == gave_up + 2
+    answered = planner.answered
+    document = "{ issues(first: 3) { nodes { key project { timeSpentSeconds } } } }"
+    compiled, direct, slow = await answers(seeded, document)
+    assert compiled == direct == slow
+    assert planner.answered == answered
 
 
 async def test_the_dashboards_statements_do_not_grow_with_the_page(

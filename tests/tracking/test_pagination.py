@@ -291,8 +291,9 @@ def cursor_compact(values: list[Any]) -> str:
 async def test_cursors_are_encoded_only_where_read(
     tenancy: Tenancy, owner: Client, web: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A page's cursors are made when read: a page of nodes encodes only its two ends
-    (for pageInfo), not one per row; edges encode theirs, each the same row's cursor."""
+    """A page's cursors are made when read: a page of nodes encodes none (the root list's
+    plan) or only its two ends (a resolver's connection, for pageInfo), not one per row;
+    edges encode theirs, each the same row's cursor."""
     await seed(tenancy, owner, web, 7)
     encoded: list[list[Any]] = []
     real = pagination.encode_cursor
@@ -303,6 +304,9 @@ async def test_cursors_are_encoded_only_where_read(
 
     monkeypatch.setattr(pagination, "encode_cursor", counting)
     await owner.gql("{ issues(first: 5) { nodes { key } } }")
+    assert encoded == []
+    nested = "query($id: ID!) { project(id: $id) { issues(first: 5) { nodes { key } } } }"
+    await owner.gql(nested, {"id": web["id"]})
     assert len(encoded) == 2
     encoded.clear()
     ends = await owner.gql("{ issues(first: 5) { pageInfo { startCursor endCursor } } }")

@@ -1,0 +1,446 @@
+"""Planned root fields: the root ``issues`` connection answered from its rows.
+
+Compiled selection sets (``compiled``) still start from objects: a resolver reads the page
+into Tortoise models, wraps each in a Strawberry object with its facts, and builds the
+connection around them, before any builder runs. For the root list of issues (a
+dashboard's query) all of that is known from the document alone: which facts the
+statement must read (projects, labels, time spent, comment counts), whose accounts, and
+what the response holds. A planned field is that knowledge, made once per document: the
+wanted facts and the builders that turn the page's models, facts and accounts straight into
+the response dictionary, with no resolver, no object and no completion per field.
+
+A plan exists only for a selection every part of which it answers as the resolvers and
+graphql-core would (the fields in ``_TABLES``, without arguments below the root). At
+request time anything unexpected (the membership check, an argument the resolver would
+refuse, a cursor that does not decode, a row whose project went, a value a scalar cannot
+serialize, null where it is not allowed, any error of the database) gives up the plan for
+this request: the executor then runs the field's resolver as always, which answers exactly
+what it always would, errors included. Planning reads nothing but the rows, so starting
+again loses nothing.
+
+Plans are cached like compiled builders: by the field's nodes (those of the parsed
+document, kept by the parser cache), the root type itself and the operation's Boolean
+variables (for ``@include``/``@skip``), in a bounded cache whose entries hold what their
+keys name.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from operator import attrgetter, itemgetter
+from typing import Any, NamedTuple
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+)
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.values import get_argument_values
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from lightningtrack.models import workspace as models
+from lightningtrack.resolvers import ids, issues, projects
+from lightningtrack.resolvers.issue_facts import Fact, Facts
+from lightningtrack.resolvers.pagination import Page, PageArgs
+from lightningtrack.schema.compiled import MAX_PLANS, Collect, Unfit, as_is_type, complete_leaf
+
+# A field of a table: how to read it from its object's source, and what the statement must
+# read for it (facts, accounts, the page's total or far side).
+Read = Callable[[Any], Any]
+Build = Callable[[Any], Any]
+
+
+class Column(NamedTuple):
+    read: Read
+    needs: frozenset[str] = frozenset()
+
+
+class _Row(NamedTuple):
+    """An issue of the page, its facts, and the accounts read for the page."""
+
+    issue: models.Issue
+    facts: Facts
+    people: dict[Any, Any]
+
+
+class _Answer(NamedTuple):
+    """What the connection's fields read: the page, its rows, what the plan awaited."""
+
+    page: Page[models.Issue]
+    rows: list[_Row]
+    total: int | None
+    has_next: bool | None
+    has_previous: bool | None
+
+
+def _person(row: _Row, account_id: Any) -> Any:
+    return None if account_id is None else row.people.get(account_id)
+
+
+def _edges(answer: _Answer) -> list[tuple[str, _Row]]:
+    cursors = answer.page.cursors
+    return [(cursors[index], row) for index, row in enumerate(answer.rows)]
+
+
+def _start(answer: _Answer) -> str | None:
+    cursors = answer.page.cursors
+    return cursors[0] if cursors else None
+
+
+def _end(answer: _Answer) -> str | None:
+    cursors = answer.page.cursors
+    return cursors[-1] if cursors else None
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _constant(value: Any) -> Read:
+    return lambda _source: value
+
+
+def _account_id(account: Any) -> str:
+    return ids.encode("Account", account.id)
+
+
+_ASSIGNEE = "assignee"
+_CREATOR = "creator"
+_TOTAL = "total"
+_HAS_NEXT = "has_next"
+_HAS_PREVIOUS = "has_previous"
+
+# What each type of the plan answers, by GraphQL field name: read from the source the
+# parent's field hands it (the connection: an _Answer; an edge: (cursor, row); an issue:
+# a _Row; a project and an account: their models; an issue's comments: its count). Fields
+# the types copy from their models as they are (``from_model``) are added below by their
+# Python names.
+_TABLES: dict[str, dict[str, Column]] = {
+    "IssueConnection": {
+        "totalCount": Column(attrgetter("total"), frozenset({_TOTAL})),
+        "nodes": Column(attrgetter("rows")),
+        "edges": Column(_edges),
+        "pageInfo": Column(_same),
+    },
+    "IssueEdge": {"cursor": Column(itemgetter(0)), "node": Column(itemgetter(1))},
+    "PageInfo": {
+        "hasNextPage": Column(attrgetter("has_next"), frozenset({_HAS_NEXT})),
+        "hasPreviousPage": Column(attrgetter("has_previous"), frozenset({_HAS_PREVIOUS})),
+        "startCursor": Column(_start),
+        "endCursor": Column(_end),
+    },
+    "Issue": {
+        "id": Column(lambda row: issues.global_id(row.issue)),
+        "key": Column(lambda row: issues.issue_key(row.issue, row.facts.project.key)),
+        "project": Column(lambda row: row.facts.project),
+        "assignee": Column(lambda row: _person(row, row.issue.assignee_id), frozenset({_ASSIGNEE})),
+        "creator": Column(lambda row: _person(row, row.issue.creator_id), frozenset({_CREATOR})),
+        "labels": Column(lambda row: row.facts.labels, frozenset({Fact.LABELS})),
+        "timeSpentSeconds": Column(lambda row: row.facts.time_spent, frozenset({Fact.TIME_SPENT})),
+        "comments": Column(lambda row: row.facts.comment_count, frozenset({Fact.COMMENT_COUNT})),
+    },
+    "CommentConnection": {"totalCount": Column(_same)},
+    "Project": {"id": Column(projects.global_id)},
+    "Account": {"id": Column(_account_id)},
+}
+# Python names of the attributes each type copies from its model as they are.
+_COPIED = {
+    "Issue": (
+        "number",
+        "title",
+        "description",
+        "status",
+        "priority",
+        "estimate_seconds",
+        "created_at",
+        "updated_at",
+    ),
+    "Project": ("key", "name", "description", "archived", "created_at", "updated_at"),
+    "Account": ("name", "email", "email_verified", "created_at", "deletion_scheduled_at"),
+}
+# Where a type's source is not its model: the attribute that holds it.
+_MODEL_OF = {"Issue": "issue."}
+# Types whose objects many rows of a page share.
+_SHARED = frozenset({"Project", "Account"})
+_PEOPLE = {_ASSIGNEE: "assignee_id", _CREATOR: "creator_id"}
+
+
+class Plan(NamedTuple):
+    build: Build  # the connection's response from an _Answer
+    facts: frozenset[Fact]
+    people: tuple[str, ...]  # the issue columns whose accounts the page reads
+    total: bool
+    has_next: bool
+    has_previous: bool
+
+
+def _column(object_type: GraphQLObjectType, name: str, field: GraphQLField) -> Column | None:
+    found = _TABLES.get(object_type.name, {}).get(name)
+    if found is not None:
+        return found
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    python_name = getattr(definition, "python_name", None)
+    # Only a plain field (no resolver) is its object's copy of the model's attribute.
+    if python_name in _COPIED.get(object_type.name, ()) and getattr(
+        field.resolve, "_is_default", False
+    ):
+        return Column(attrgetter(_MODEL_OF.get(object_type.name, "") + python_name))
+    return None
+
+
+class _Planning:
+    """One plan being made: what its builders need, gathered as they are made."""
+
+    def __init__(self, collect: Collect) -> None:
+        self.collect = collect
+        self.needs: set[str] = set()
+        # Objects many rows share (a project, an account), built once per answer: the
+        # plan's build is synchronous, so one answer is built at a time.
+        self.shared: dict[tuple[int, int], dict[str, Any]] = {}
+
+    def object(self, object_type: GraphQLObjectType, fields: FieldDetailsList) -> Build | None:
+        steps: list[tuple[str, Read, Build | None, type | None, bool]] = []
+        for name, subfields in self.collect(object_type, fields).items():
+            node = subfields[0].node
+            field_name = node.name.value
+            if field_name == "__typename":
+                steps.append((name, _constant(object_type.name), None, str, False))
+                continue
+            field = object_type.fields.get(field_name)
+            if field is None or node.arguments:
+                return None
+            column = _column(object_type, field_name, field)
+            if column is None:
+                return None
+            nullable = not isinstance(field.type, GraphQLNonNull)
+            inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+            complete = self.complete_non_null(inner, subfields)
+            if complete is None:
+                return None
+            self.needs |= column.needs
+            steps.append((name, column.read, complete, as_is_type(inner), nullable))
+
+        def build(source: Any) -> dict[str, Any]:
+            result: dict[str, Any] = {}
+            for name, read, complete, as_is, nullable in steps:
+                value = read(source)
+                # Text for a String or ID, a bool for a Boolean, null where it may be:
+                # answered as they are, without a call.
+                if type(value) is as_is or complete is None:
+                    result[name] = value
+                elif value is None:
+                    if not nullable:
+                        raise Unfit
+                    result[name] = None
+                else:
+                    result[name] = complete(value)
+            return result
+
+        if object_type.name not in _SHARED:
+            return build
+        shared = self.shared
+        kind = id(build)
+
+        def build_shared(source: Any) -> dict[str, Any]:
+            key = (kind, id(source))
+            found = shared.get(key)
+            if found is None:
+                found = shared[key] = build(source)
+            return found
+
+        return build_shared
+
+    def complete_non_null(self, inner: GraphQLOutputType, fields: FieldDetailsList) -> Build | None:
+        if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
+            return complete_leaf(inner)
+        if isinstance(inner, GraphQLObjectType):
+            return self.object(inner, fields)
+        if not isinstance(inner, GraphQLList):
+            return None  # interfaces and unions
+        item_type = inner.of_type
+        nullable = not isinstance(item_type, GraphQLNonNull)
+        item = self.complete_non_null(
+            item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type, fields
+        )
+        if item is None:
+            return None
+
+        def complete_list(value: Any) -> list[Any]:
+            if not isinstance(value, list):
+                raise Unfit
+            if None in value and not nullable:
+                raise Unfit
+            return [None if entry is None else item(entry) for entry in value]
+
+        return complete_list
+
+
+class Planner:
+    """Plans of one root field, by document and Boolean variables; None where none fits."""
+
+    def __init__(self) -> None:
+        self._plans: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Plan | None]] = (
+            OrderedDict()
+        )
+        # Plans made, answers given by one, and answers given up for the resolver.
+        self.planned = 0
+        self.answered = 0
+        self.gave_up = 0
+
+    def plan(
+        self,
+        root: GraphQLObjectType,
+        field: GraphQLField,
+        fields: FieldDetailsList,
+        flags: tuple[tuple[str, bool], ...],
+        collect: Collect,
+    ) -> Plan | None:
+        nodes = (root, *(details.node for details in fields))
+        key = (flags, *map(id, nodes))
+        found = self._plans.get(key)
+        if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
+            self._plans.move_to_end(key)
+            return found[1]
+        made = _plan_issues(field, fields, collect)
+        self._plans[key] = (nodes, made)
+        if len(self._plans) > MAX_PLANS:
+            self._plans.popitem(last=False)
+        self.planned += 1
+        return made
+
+
+def _plan_issues(field: GraphQLField, fields: FieldDetailsList, collect: Collect) -> Plan | None:
+    planning = _Planning(collect)
+    connection = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    build = planning.complete_non_null(connection, fields)
+    if build is None:
+        return None
+    needs = planning.needs
+    shared = planning.shared
+
+    def answer(source: _Answer) -> Any:
+        shared.clear()
+        try:
+            return build(source)
+        finally:
+            shared.clear()
+
+    return Plan(
+        build=answer,
+        # The root list always reads its rows' projects (an issue's key needs its own).
+        facts=frozenset({Fact.PROJECT} | {need for need in needs if isinstance(need, Fact)}),
+        people=tuple(column for name, column in _PEOPLE.items() if name in needs),
+        total=_TOTAL in needs,
+        has_next=_HAS_NEXT in needs,
+        has_previous=_HAS_PREVIOUS in needs,
+    )
+
+
+def _value(value: Any) -> Any:
+    """An enum's value as graphql-core coerced it (its value, or its member)."""
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _members(enum_type: type[enum.Enum], values: Any) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(enum_type(_value(v)) for v in values)
+
+
+_FILTER_KEYS = frozenset(
+    {
+        "projectId",
+        "status",
+        "priority",
+        "assigneeId",
+        "label",
+        "search",
+        "createdAfter",
+        "updatedAfter",
+    }
+)
+
+
+def _filter(raw: dict[str, Any] | None) -> issues.IssueFilter | None:
+    """IssueFilterInput.to_args of the coerced input object (a filter key this does not
+    know gives the plan up, rather than being ignored)."""
+    if raw is None:
+        return None
+    if not _FILTER_KEYS.issuperset(raw):
+        raise Unfit
+    return issues.IssueFilter(
+        project_id=raw.get("projectId"),
+        status=_members(models.IssueStatus, raw.get("status")),
+        priority=_members(models.IssuePriority, raw.get("priority")),
+        assignee_id=raw.get("assigneeId"),
+        label=raw.get("label"),
+        search=raw.get("search"),
+        created_after=raw.get("createdAfter"),
+        updated_after=raw.get("updatedAfter"),
+    )
+
+
+def _order(raw: dict[str, Any] | None) -> Any:
+    if raw is None:
+        return issues.sort_key(None, None)
+    return issues.sort_key(_value(raw["field"]), _value(raw["direction"]))
+
+
+async def _resolved(value: Any | Callable[[], Awaitable[Any]]) -> Any:
+    return await value() if callable(value) else value
+
+
+async def answer_issues(
+    plan: Plan,
+    context: Any,
+    field: GraphQLField,
+    fields: FieldDetailsList,
+    variable_values: Any,
+) -> Any:
+    """The root ``issues`` field's response by its plan; raises for anything the plan
+    does not answer as the resolver would (the caller then runs the resolver)."""
+    context.require_membership()
+    details = fields[0]
+    raw = get_argument_values(
+        field, details.node, variable_values, details.fragment_variable_values
+    )
+    args = PageArgs(
+        first=raw.get("first"),
+        after=raw.get("after"),
+        last=raw.get("last"),
+        before=raw.get("before"),
+    )
+    page, read = await issues.list_page(
+        args, _filter(raw.get("filter")), _order(raw.get("orderBy")), plan.facts
+    )
+    assert read is not None  # the plan's facts always name the projects
+    people: dict[Any, Any] = {}
+    if plan.people and page.rows:
+        wanted = {getattr(r, c) for r in page.rows for c in plan.people} - {None}
+        if wanted:
+            found = await context.loaders.account_by_id.load_many(list(wanted))
+            people = {a.id: a for a in found if a is not None}
+    rows = []
+    for issue in page.rows:
+        facts = read[issue.id]
+        if facts.project is None:
+            raise Unfit  # the resolver leaves the row out
+        rows.append(_Row(issue, facts, people))
+    return plan.build(
+        _Answer(
+            page=page,
+            rows=rows,
+            total=await _resolved(page.count) if plan.total else None,
+            has_next=await _resolved(page.has_next) if plan.has_next else None,
+            has_previous=await _resolved(page.has_previous) if plan.has_previous else None,
+        )
+    )
+
+
+# The root fields with plans, by (type name, field name).
+PLANNERS = {("Query", "issues"): (Planner(), answer_issues)}
