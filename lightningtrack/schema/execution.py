@@ -22,6 +22,7 @@ and the error it always would.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -74,6 +75,8 @@ class _Step(NamedTuple):
     nullable: bool  # the field's value may be null
     item_type: Any  # for lists: the item's type as declared (NonNull or not)
 
+
+log = logging.getLogger("lightningtrack.execution")
 
 # The compiled selection sets of this process's schema.
 COMPILER = Compiler()
@@ -248,6 +251,7 @@ class FieldByFieldExecution(Executor[Any]):
             )
         except Exception:
             # Nothing was written: the resolver answers, errors included, as it always does.
+            log.debug("the plan of %s gave up", step.name, exc_info=True)
             planner.gave_up += 1
             COMPILER.unfit += 1
             _FELL_BACK.inc()
