@@ -196,7 +196,12 @@ class FieldByFieldExecution(Executor[Any]):
         found = self._builders.get(id(grouped))
         if found is not None and found[0] is grouped:
             return found[1]
-        build = COMPILER.builder(parent_type, grouped, self._boolean_flags(), self._collect)
+        try:
+            build = COMPILER.builder(parent_type, grouped, self._boolean_flags(), self._collect)
+        except Exception:
+            # Collecting a nested selection failed (a directive's variable given as null):
+            # graphql-core reports that where it collects it, if it ever does.
+            build = None
         self._builders[id(grouped)] = (grouped, build)
         return build
 
@@ -219,9 +224,13 @@ class FieldByFieldExecution(Executor[Any]):
         none, or the plan gives up, by execute_field."""
         assert step.field is not None
         planner, answer = PLANNERS[parent_type.name, step.fields[0].node.name.value]
-        plan = planner.plan(
-            parent_type, step.field, step.fields, self._boolean_flags(), self._collect
-        )
+        try:
+            plan = planner.plan(
+                parent_type, step.field, step.fields, self._boolean_flags(), self._collect
+            )
+        except Exception:
+            # As for a builder (see _builder): graphql-core reports it where it collects.
+            plan = None
         if plan is None:
             return self.execute_field(
                 parent_type,

@@ -182,15 +182,17 @@ class Plan(NamedTuple):
 
 
 def _column(object_type: GraphQLObjectType, name: str, field: GraphQLField) -> Column | None:
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    # A field with permissions or extensions runs them: only its resolver answers it.
+    if definition is None or definition.permission_classes or definition.extensions:
+        return None
     found = _TABLES.get(object_type.name, {}).get(name)
     if found is not None:
         return found
-    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    python_name = getattr(definition, "python_name", None)
+    python_name = definition.python_name
     # Only a plain field (no resolver) is its object's copy of the model's attribute.
-    if python_name in _COPIED.get(object_type.name, ()) and getattr(
-        field.resolve, "_is_default", False
-    ):
+    plain = getattr(field.resolve, "_is_default", False) and definition.is_basic_field
+    if plain and python_name in _COPIED.get(object_type.name, ()):
         return Column(attrgetter(_MODEL_OF.get(object_type.name, "") + python_name))
     return None
 

@@ -268,6 +268,31 @@ async def test_plans_give_up_for_the_resolver_and_answer_alike(modes: None, seed
     assert planner.answered == answered
 
 
+async def test_a_null_directive_variable_answers_alike(modes: None, seeded: Client) -> None:
+    """A nullable variable with a default, sent as null, in ``@include(if:)``: an error
+    only where graphql-core collects that selection (at a row), and no rows none at all;
+    planning and compiling collect every level at once, so they must not report it."""
+    document = (
+        "query($f: Boolean = true) { issues(first: FIRST) { totalCount"
+        " nodes { id @include(if: $f) project { key @skip(if: $f) } } } }"
+    )
+    for first in (0, 2):
+        found = []
+        for mode in MODES:
+            use_mode(mode)
+            body = await seeded.post(document.replace("FIRST", str(first)), {"f": None})
+            for error in body.get("errors", []):
+                error["extensions"].pop("requestId", None)  # one per request
+            found.append(json.dumps(body))
+        assert found[0] == found[1] == found[2], first
+        body = json.loads(found[0])
+        if first == 0:
+            assert body == {"data": {"issues": {"totalCount": 3, "nodes": []}}}
+        else:
+            assert body["data"] is None
+            assert body["errors"][0]["path"] == ["issues", "nodes", 0], body
+
+
 async def test_the_dashboards_statements_do_not_grow_with_the_page(
     modes: None, seeded: Client
 ) -> None:
