@@ -18,6 +18,9 @@ from tests.conftest import Client
         ("{ nope }", {}),
         ("{ viewer { password } }", {}),
         ("query($id: ID!) { node(id: $id) { id } }", {}),
+        # Null for a variable with a default, where a non-null argument takes it: coerced
+        # (and refused) only when execution reaches the field.
+        ('query($id: ID = "x") { node(id: $id) { id } }', {"id": None}),
         (
             "mutation($input: SignInInput!) { signIn(input: $input) { account { id } } }",
             {"input": {"email": 1}},

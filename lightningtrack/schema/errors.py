@@ -2,8 +2,8 @@
 
 - AppError raised by a resolver: its code and extras (graphql-core copies them).
 - Errors of the request itself (parse, validation, variable coercion: no original exception,
-  or a GraphQLError from coercing a variable, outside any field): BAD_USER_INPUT, message
-  kept.
+  or a GraphQLError from coercing a variable outside any field, or an argument's value
+  where execution reaches it): BAD_USER_INPUT, message kept.
 - Anything else is unexpected: the client sees "Unexpected error." with the request id,
   never a stack trace or SQL; the log has the traceback under the same request id.
 """
@@ -47,7 +47,13 @@ def classify(
     original = error.original_error
     if isinstance(original, AppError):
         return error
-    if original is None or (isinstance(original, GraphQLError) and not error.path):
+    # graphql-core's own errors about the request's values name the nodes they come from:
+    # a variable coerced outside any field, or an argument's (a field's, a directive's)
+    # coerced where execution reaches it. Its errors about values served (a scalar that
+    # cannot serialize one) name none.
+    if original is None or (
+        isinstance(original, GraphQLError) and (not error.path or original.nodes)
+    ):
         if error.extensions and "code" in error.extensions:
             return error
         message = error.message
