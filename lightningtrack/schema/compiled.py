@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from operator import attrgetter
 from types import CoroutineType
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from graphql import (
     FieldNode,
@@ -145,13 +145,38 @@ def _waits(value: Any) -> bool:
     return found
 
 
+T = TypeVar("T")
+
+
+class NodeCache(Generic[T]):
+    """What was made for some objects of a parsed document (a type, its field nodes) and an
+    operation's Boolean variables, by the objects' ids; bounded (the least recently used
+    goes). An entry holds the objects its key names, so no other object can take their
+    ids while it lives."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], T]] = OrderedDict()
+
+    def get(
+        self, nodes: tuple[Any, ...], flags: tuple[tuple[str, bool], ...], make: Callable[[], T]
+    ) -> T:
+        key = (flags, *map(id, nodes))
+        found = self._entries.get(key)
+        if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
+            self._entries.move_to_end(key)
+            return found[1]
+        made = make()
+        self._entries[key] = (nodes, made)
+        if len(self._entries) > MAX_PLANS:
+            self._entries.popitem(last=False)
+        return made
+
+
 class Compiler:
     """Plans of one schema: builders for (object type, selection) pairs, or None."""
 
     def __init__(self) -> None:
-        self._plans: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Build | None]] = (
-            OrderedDict()
-        )
+        self._plans: NodeCache[Build | None] = NodeCache()
         # Plans made, objects built by one, and builds given up for field by field.
         self.compiled = 0
         self.built = 0
@@ -166,18 +191,13 @@ class Compiler:
     ) -> Build | None:
         # The type itself, not its name: tests (and tools) run other schemas in-process.
         nodes = (object_type, *(details.node for fields in grouped.values() for details in fields))
-        key = (flags, *map(id, nodes))
-        found = self._plans.get(key)
-        # The entry keeps its nodes alive, so no other node can have taken their ids.
-        if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
-            self._plans.move_to_end(key)
-            return found[1]
-        build = self._object(object_type, grouped, collect)
-        self._plans[key] = (nodes, build)
-        if len(self._plans) > MAX_PLANS:
-            self._plans.popitem(last=False)
-        self.compiled += 1
-        return build
+
+        def make() -> Build | None:
+            build = self._object(object_type, grouped, collect)
+            self.compiled += 1
+            return build
+
+        return self._plans.get(nodes, flags, make)
 
     def _object(
         self, object_type: GraphQLObjectType, grouped: GroupedFieldSet, collect: Collect

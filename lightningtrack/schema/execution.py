@@ -232,15 +232,26 @@ class FieldByFieldExecution(Executor[Any]):
             # As for a builder (see _builder): graphql-core reports it where it collects.
             plan = None
         if plan is None:
-            return self.execute_field(
-                parent_type,
-                source,
-                step.fields,
-                Path(path, step.name, parent_type.name),
-                position_context,
-            )
+            return self._resolve(step, source, path, parent_type, position_context)
         return self._answer_planned(
             planner, answer, plan, step, source, path, parent_type, position_context
+        )
+
+    def _resolve(
+        self,
+        step: _Step,
+        source: Any,
+        path: Path | None,
+        parent_type: GraphQLObjectType,
+        position_context: Any,
+    ) -> Any:
+        """The planned root field through execute_field: its resolver, as without a plan."""
+        return self.execute_field(
+            parent_type,
+            source,
+            step.fields,
+            Path(path, step.name, parent_type.name),
+            position_context,
         )
 
     async def _answer_planned(
@@ -264,13 +275,7 @@ class FieldByFieldExecution(Executor[Any]):
             planner.gave_up += 1
             COMPILER.unfit += 1
             _FELL_BACK.inc()
-            result = self.execute_field(
-                parent_type,
-                source,
-                step.fields,
-                Path(path, step.name, parent_type.name),
-                position_context,
-            )
+            result = self._resolve(step, source, path, parent_type, position_context)
             return await result if self.is_awaitable(result) else result
         planner.answered += 1
         COMPILER.built += 1

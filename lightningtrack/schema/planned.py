@@ -27,7 +27,6 @@ keys name.
 from __future__ import annotations
 
 import enum
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
@@ -49,7 +48,7 @@ from lightningtrack.models import workspace as models
 from lightningtrack.resolvers import ids, issues, projects
 from lightningtrack.resolvers.issue_facts import Fact, Facts
 from lightningtrack.resolvers.pagination import Page, PageArgs
-from lightningtrack.schema.compiled import MAX_PLANS, Collect, Unfit, as_is_type, complete_leaf
+from lightningtrack.schema.compiled import Collect, NodeCache, Unfit, as_is_type, complete_leaf
 
 # A field of a table: how to read it from its object's source, and what the statement must
 # read for it (facts, accounts, the page's total or far side).
@@ -288,9 +287,7 @@ class Planner:
     """Plans of one root field, by document and Boolean variables; None where none fits."""
 
     def __init__(self) -> None:
-        self._plans: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Plan | None]] = (
-            OrderedDict()
-        )
+        self._plans: NodeCache[Plan | None] = NodeCache()
         # Plans made, answers given by one, and answers given up for the resolver.
         self.planned = 0
         self.answered = 0
@@ -304,18 +301,12 @@ class Planner:
         flags: tuple[tuple[str, bool], ...],
         collect: Collect,
     ) -> Plan | None:
-        nodes = (root, *(details.node for details in fields))
-        key = (flags, *map(id, nodes))
-        found = self._plans.get(key)
-        if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
-            self._plans.move_to_end(key)
-            return found[1]
-        made = _plan_issues(field, fields, collect)
-        self._plans[key] = (nodes, made)
-        if len(self._plans) > MAX_PLANS:
-            self._plans.popitem(last=False)
-        self.planned += 1
-        return made
+        def make() -> Plan | None:
+            made = _plan_issues(field, fields, collect)
+            self.planned += 1
+            return made
+
+        return self._plans.get((root, *(details.node for details in fields)), flags, make)
 
 
 def _plan_issues(field: GraphQLField, fields: FieldDetailsList, collect: Collect) -> Plan | None:
