@@ -283,6 +283,17 @@ def alternating(rounds: int, first: Any, second: Any) -> tuple[list[Any], list[A
     return a, b
 
 
+def against_baseline(rounds: int, ours: Any, raw: Any) -> dict[str, Any]:
+    """Ours and the baseline in turn (``alternating``): each side's figures (``combined``)
+    and the median of the rounds' ratios of requests per second."""
+    mine, theirs = alternating(rounds, ours, raw)
+    return {
+        "ours": combined(mine),
+        "raw": combined(theirs),
+        "ratio": statistics.median(o[0].rps / r[0].rps for o, r in zip(mine, theirs, strict=True)),
+    }
+
+
 LOADED = (
     " (other work shared the machine: every figure, ours and the baseline's, is lower than"
     " on an idle machine, and ours, with more to do per request, usually more so)"
@@ -392,24 +403,17 @@ def main() -> int:
     with process(ours_cmd, env, OURS), process(raw_cmd, raw_env, RAW):
         for name, _, body, path, raw_body in scenarios:
             print(f"scenario ({name}): the API and the raw baseline, alternating", flush=True)
-            ours, raw = alternating(
+            results[name] = against_baseline(
                 args.rounds,
                 lambda body=body: measure(ours_url, body, headers=key, **opts),
                 lambda path=path, raw_body=raw_body: measure(
                     f"http://127.0.0.1:{RAW}{path}", raw_body, **opts
                 ),
             )
-            results[name] = {
-                "ours": combined(ours),
-                "raw": combined(raw),
-                "ratio": statistics.median(
-                    o[0].rps / r[0].rps for o, r in zip(ours, raw, strict=True)
-                ),
-            }
         print("scenario (b) with compiled execution off, and the baseline", flush=True)
         # Running only meanwhile: its connections count in no other scenario's peaks.
         with process(field_by_field_cmd, field_by_field_env, OURS_FIELD_BY_FIELD):
-            slow, raw = alternating(
+            results["b-off"] = against_baseline(
                 args.rounds,
                 lambda: measure(
                     f"http://127.0.0.1:{OURS_FIELD_BY_FIELD}/graphql",
@@ -419,11 +423,6 @@ def main() -> int:
                 ),
                 lambda: measure(f"http://127.0.0.1:{RAW}/dashboard", {"query": "x"}, **opts),
             )
-        results["b-off"] = {
-            "ours": combined(slow),
-            "raw": combined(raw),
-            "ratio": statistics.median(o[0].rps / r[0].rps for o, r in zip(slow, raw, strict=True)),
-        }
         print("scenario (e): the dashboard round-robin over the small workspaces", flush=True)
         spread, single = alternating(
             args.rounds,
