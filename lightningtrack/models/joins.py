@@ -14,19 +14,19 @@ M = TypeVar("M", bound=Model)
 
 
 @cache
-def _columns(model: type[Model]) -> tuple[str, ...]:
+def columns(model: type[Model]) -> tuple[str, ...]:
     # Read once Tortoise is initialised: only then are the foreign-key columns known.
     return tuple(sorted(model._meta.db_fields))
 
 
 def select_list(model: type[Model], alias: str) -> str:
     """``alias."col" AS "alias__col"`` for every column of ``model``."""
-    return ", ".join(f'{alias}."{c}" AS "{alias}__{c}"' for c in _columns(model))
+    return ", ".join(f'{alias}."{c}" AS "{alias}__{c}"' for c in columns(model))
 
 
 def hydrate(model: type[M], row: Mapping[str, Any], alias: str) -> M:
     """The ``model`` instance whose columns ``select_list(model, alias)`` selected."""
-    instance: M = model._init_from_db(**{c: row[f"{alias}__{c}"] for c in _columns(model)})
+    instance: M = model._init_from_db(**{c: row[f"{alias}__{c}"] for c in columns(model)})
     return instance
 
 

@@ -1,20 +1,23 @@
 """Pages of children for many parents at once (the comments of fifty issues, say).
 
-One ranked statement finds the ids on each parent's page, one more loads those rows: two
-statements however many parents there are. The ranking is a window function over the
-same filtered query set a single page would use, so filters, order and cursors mean
-exactly what they mean at the top level.
+One ranked statement reads the rows on each parent's page: one statement however many
+parents there are. The ranking is a window function over the same filtered query set a
+single page would use, so filters, order and cursors mean exactly what they mean at the
+top level; the statement keeps the rows ranked within each parent's page size (and one
+more, to know whether there is a next page) and reads the model's columns of those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from tortoise.connection import get_connection
 from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 
+from lightningtrack.models import joins
+from lightningtrack.models.base import Model
 from lightningtrack.resolvers.pagination import (
     Cursors,
     Page,
@@ -37,7 +40,7 @@ async def pages_by_parent(
     counter: Callable[[int], Awaitable[int]],
 ) -> dict[int, Page[Any]]:
     args = args.validated()
-    model = queryset.model
+    model: type[Model] = queryset.model
     table = model._meta.db_table
     ranked = queryset.filter(**{f"{parent_column}__in": list(parent_ids)})
     if args.after:
@@ -53,27 +56,28 @@ async def pages_by_parent(
     rows: list[Any] = []
     more: dict[int, bool] = {}
     if args.size > 0 and parent_ids:
-        listing = ranked.annotate(rank_in_parent=window).values(
-            "id", parent_column, "rank_in_parent"
-        )
+        listing = ranked.annotate(rank_in_parent=window)
         # Tortoise has no public way to wrap a query set in a subquery with parameters;
         # these calls are the ones QuerySet.sql() makes.
         listing._choose_db_if_not_chosen()
         listing._make_query()
         inner, params = listing.query.get_parameterized_sql()
-        client = get_connection(WORKSPACE)
-        limit = f"${len(params) + 1}" if client.capabilities.dialect == "postgres" else "?"
+        dialect = get_connection(WORKSPACE).capabilities.dialect
+        limit = f"${len(params) + 1}" if dialect == "postgres" else "?"
+        columns = joins.columns(model)
+        # Only the model's own column names and fixed SQL are interpolated around
+        # Tortoise's parameterized SQL.
         sql = (
-            f'SELECT "id", "{parent_column}" AS parent FROM ({inner}) AS ranked '  # noqa: S608
-            f'WHERE "rank_in_parent" <= {limit}'
+            f"SELECT {', '.join(f'ranked.{_quoted(c)}' for c in columns)}"  # noqa: S608
+            f' FROM ({inner}) AS ranked WHERE ranked."rank_in_parent" <= {limit}'
         )
-        _, found = await client.execute_query(sql, [*params, args.size + 1])
+        found = await joins.fetch(model, sql, [*params, args.size + 1])
+        rows = [_model(model, row, len(columns)) for row in found]
         counts: dict[int, int] = {}
-        for row in found:
-            counts[row["parent"]] = counts.get(row["parent"], 0) + 1
+        for row in rows:
+            parent = getattr(row, parent_column)
+            counts[parent] = counts.get(parent, 0) + 1
         more = {parent: n > args.size for parent, n in counts.items()}
-        ids = [row["id"] for row in found]
-        rows = list(await queryset.filter(id__in=ids)) if ids else []
     grouped: dict[int, list[Any]] = {}
     for row in rows:
         grouped.setdefault(getattr(row, parent_column), []).append(row)
@@ -86,6 +90,17 @@ async def pages_by_parent(
             children.reverse()
         pages[parent] = _page(children, has_more, args, parent, key, counter)
     return pages
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _model(model: type[Any], row: Mapping[str, Any], count: int) -> Any:
+    """The model of a row whose columns are exactly the model's."""
+    if issubclass(model, Model):
+        return model._from_row(row, count)
+    return model._init_from_db(**dict(row))
 
 
 def _ordered(rows: list[Any], key: SortKey, descending: bool) -> list[Any]:

@@ -275,3 +275,49 @@ async def test_a_page_read_with_its_facts_is_the_page_and_the_facts_read_apart(
                         assert read == apart
                         checked += len(plain.rows)
     assert checked > 100
+
+
+PAGES_OF_COMMENTS = """
+query($after: String) {
+  issues(first: 10) {
+    nodes {
+      key
+      comments(first: 2, after: $after) {
+        nodes { body }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+}
+"""
+
+
+async def test_the_comment_pages_of_many_issues_are_one_statement(owner: Client) -> None:
+    """Each issue's page of comments, for every issue of the list: one statement that
+    ranks the comments within their issues and reads the rows it keeps, whatever the
+    number of issues; pages, their ends and their cursors stay each issue's own."""
+    project = await create_project(owner, "WEB")
+    bodies: dict[str, list[str]] = {}
+    for n in range(4):
+        issue = await create_issue(owner, project["id"], f"Issue {n}")
+        bodies[issue["key"]] = [f"{issue['key']} c{k}" for k in range(n)]
+        for body in bodies[issue["key"]]:
+            await create_comment(owner, issue["id"], body)
+    await owner.gql(PAGES_OF_COMMENTS)  # warm up: session touch, pools, caches
+    with statements() as sent:
+        found = await owner.gql(PAGES_OF_COMMENTS)
+    of_comments = [s for s in sent if '"comment"' in s]
+    assert len(of_comments) == 1, "\n".join(sent)
+    assert "ROW_NUMBER()" in of_comments[0]
+    cursors = {}
+    for node in found["issues"]["nodes"]:
+        page = node["comments"]
+        want = bodies[node["key"]]
+        assert [c["body"] for c in page["nodes"]] == want[:2], node["key"]
+        assert page["pageInfo"]["hasNextPage"] is (len(want) > 2), node["key"]
+        cursors[node["key"]] = page["pageInfo"]["endCursor"]
+    # The last issue's third comment is the only one past its first page.
+    last = max(bodies, key=lambda key: len(bodies[key]))
+    after = await owner.gql(PAGES_OF_COMMENTS, {"after": cursors[last]})
+    rest = {n["key"]: [c["body"] for c in n["comments"]["nodes"]] for n in after["issues"]["nodes"]}
+    assert rest[last] == bodies[last][2:]
