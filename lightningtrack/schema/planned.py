@@ -7,7 +7,10 @@ dashboard's query) all of that is known from the document alone: which facts the
 statement must read (projects, labels, time spent, comment counts), whose accounts, and
 what the response holds. A planned field is that knowledge, made once per document: the
 wanted facts and the builders that turn the page's models, facts and accounts straight into
-the response dictionary, with no resolver, no object and no completion per field.
+the response dictionary, with no resolver, no object and no completion per field. Each
+object's builder is a function written out for the fields the document selects
+(``_generated``): its values read inline and completed only where they are not answered as
+they are.
 
 A plan exists only for a selection every part of which it answers as the resolvers and
 graphql-core would (the fields in ``_TABLES``, without arguments below the root). At
@@ -27,6 +30,7 @@ keys name.
 from __future__ import annotations
 
 import enum
+import keyword
 from collections.abc import Awaitable, Callable
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
@@ -42,6 +46,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
+from graphql.type.scalars import GRAPHQL_MAX_INT, GRAPHQL_MIN_INT
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from lightningtrack.models import workspace as models
@@ -59,6 +64,13 @@ Build = Callable[[Any], Any]
 class Column(NamedTuple):
     read: Read
     needs: frozenset[str] = frozenset()
+    # The attribute path ``read`` follows from its source ("facts.labels"; "" for the
+    # source itself), read inline by the generated builder; None: the builder calls read.
+    path: str | None = None
+
+
+def _attribute(path: str, needs: frozenset[str] = frozenset()) -> Column:
+    return Column(attrgetter(path) if path else _same, needs, path)
 
 
 class _Row(NamedTuple):
@@ -102,10 +114,6 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _constant(value: Any) -> Read:
-    return lambda _source: value
-
-
 def _account_id(account: Any) -> str:
     return ids.encode("Account", account.id)
 
@@ -123,29 +131,29 @@ _HAS_PREVIOUS = "has_previous"
 # Python names.
 _TABLES: dict[str, dict[str, Column]] = {
     "IssueConnection": {
-        "totalCount": Column(attrgetter("total"), frozenset({_TOTAL})),
-        "nodes": Column(attrgetter("rows")),
+        "totalCount": _attribute("total", frozenset({_TOTAL})),
+        "nodes": _attribute("rows"),
         "edges": Column(_edges),
-        "pageInfo": Column(_same),
+        "pageInfo": _attribute(""),
     },
     "IssueEdge": {"cursor": Column(itemgetter(0)), "node": Column(itemgetter(1))},
     "PageInfo": {
-        "hasNextPage": Column(attrgetter("has_next"), frozenset({_HAS_NEXT})),
-        "hasPreviousPage": Column(attrgetter("has_previous"), frozenset({_HAS_PREVIOUS})),
+        "hasNextPage": _attribute("has_next", frozenset({_HAS_NEXT})),
+        "hasPreviousPage": _attribute("has_previous", frozenset({_HAS_PREVIOUS})),
         "startCursor": Column(_start),
         "endCursor": Column(_end),
     },
     "Issue": {
         "id": Column(lambda row: issues.global_id(row.issue)),
         "key": Column(lambda row: issues.issue_key(row.issue, row.facts.project.key)),
-        "project": Column(lambda row: row.facts.project),
+        "project": _attribute("facts.project"),
         "assignee": Column(lambda row: _person(row, row.issue.assignee_id), frozenset({_ASSIGNEE})),
         "creator": Column(lambda row: _person(row, row.issue.creator_id), frozenset({_CREATOR})),
-        "labels": Column(lambda row: row.facts.labels, frozenset({Fact.LABELS})),
-        "timeSpentSeconds": Column(lambda row: row.facts.time_spent, frozenset({Fact.TIME_SPENT})),
-        "comments": Column(lambda row: row.facts.comment_count, frozenset({Fact.COMMENT_COUNT})),
+        "labels": _attribute("facts.labels", frozenset({Fact.LABELS})),
+        "timeSpentSeconds": _attribute("facts.time_spent", frozenset({Fact.TIME_SPENT})),
+        "comments": _attribute("facts.comment_count", frozenset({Fact.COMMENT_COUNT})),
     },
-    "CommentConnection": {"totalCount": Column(_same)},
+    "CommentConnection": {"totalCount": _attribute("")},
     "Project": {"id": Column(projects.global_id)},
     "Account": {"id": Column(_account_id)},
 }
@@ -192,8 +200,70 @@ def _column(object_type: GraphQLObjectType, name: str, field: GraphQLField) -> C
     # Only a plain field (no resolver) is its object's copy of the model's attribute.
     plain = getattr(field.resolve, "_is_default", False) and definition.is_basic_field
     if plain and python_name in _COPIED.get(object_type.name, ()):
-        return Column(attrgetter(_MODEL_OF.get(object_type.name, "") + python_name))
+        return _attribute(_MODEL_OF.get(object_type.name, "") + python_name)
     return None
+
+
+class _Step(NamedTuple):
+    """A field of an object's response: its name, how its value is read, and completed."""
+
+    name: str
+    column: Column | None  # None: __typename
+    complete: Build | None  # None: __typename, the object's type name
+    as_is: type | None  # values of this type are answered as they are
+    nullable: bool
+    small_int: bool = False  # an Int: ints within 32 bits are answered as they are
+
+
+def _is_attribute(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _generated(type_name: str, steps: list[_Step]) -> Build:
+    """The builder of one object's response, written out as a function of its own: each
+    field read inline (an attribute path) or by one call, completed only where its value
+    is not of the type answered as it is; null where it may be, Unfit where it may not.
+
+    The source names nothing from the request: response names are repr() literals (and
+    GraphQL names, which the parser holds to letters, digits and underscores), attribute
+    paths are the plan's own identifiers, and every callable is passed in by name."""
+    namespace: dict[str, Any] = {"Unfit": Unfit}
+    lines = ["def build(s):"]
+    entries = []
+    for index, step in enumerate(steps):
+        value = f"v{index}"
+        entries.append(f"{step.name!r}: {value}")
+        if step.complete is None:  # __typename
+            lines.append(f"    {value} = {type_name!r}")
+            continue
+        column = step.column
+        assert isinstance(column, Column)
+        if column.path is not None and all(
+            map(_is_attribute, column.path.split(".") if column.path else ())
+        ):
+            lines.append(f"    {value} = s{'.' if column.path else ''}{column.path}")
+        else:
+            namespace[f"r{index}"] = column.read
+            lines.append(f"    {value} = r{index}(s)")
+        namespace[f"c{index}"] = step.complete
+        indent = "    "
+        if step.as_is is not None:
+            namespace[f"t{index}"] = step.as_is
+            lines.append(f"    if type({value}) is not t{index}:")
+            indent = "        "
+        elif step.small_int:
+            bounds = f"{GRAPHQL_MIN_INT} <= {value} <= {GRAPHQL_MAX_INT}"
+            lines.append(f"    if type({value}) is not int or not {bounds}:")
+            indent = "        "
+        lines.append(f"{indent}if {value} is None:")
+        lines.append(f"{indent}    {'pass' if step.nullable else 'raise Unfit'}")
+        lines.append(f"{indent}else:")
+        lines.append(f"{indent}    {value} = c{index}({value})")
+    lines.append(f"    return {{{', '.join(entries)}}}")
+    source = "\n".join(lines)
+    exec(compile(source, f"<plan of {type_name}>", "exec"), namespace)  # noqa: S102
+    built: Build = namespace["build"]
+    return built
 
 
 class _Planning:
@@ -207,12 +277,12 @@ class _Planning:
         self.shared: dict[tuple[int, int], dict[str, Any]] = {}
 
     def object(self, object_type: GraphQLObjectType, fields: FieldDetailsList) -> Build | None:
-        steps: list[tuple[str, Read, Build | None, type | None, bool]] = []
+        steps: list[_Step] = []
         for name, subfields in self.collect(object_type, fields).items():
             node = subfields[0].node
             field_name = node.name.value
             if field_name == "__typename":
-                steps.append((name, _constant(object_type.name), None, str, False))
+                steps.append(_Step(name, None, None, None, False))
                 continue
             field = object_type.fields.get(field_name)
             if field is None or node.arguments:
@@ -226,23 +296,10 @@ class _Planning:
             if complete is None:
                 return None
             self.needs |= column.needs
-            steps.append((name, column.read, complete, as_is_type(inner), nullable))
+            small_int = isinstance(inner, GraphQLScalarType) and inner.name == "Int"
+            steps.append(_Step(name, column, complete, as_is_type(inner), nullable, small_int))
 
-        def build(source: Any) -> dict[str, Any]:
-            result: dict[str, Any] = {}
-            for name, read, complete, as_is, nullable in steps:
-                value = read(source)
-                # Text for a String or ID, a bool for a Boolean, null where it may be:
-                # answered as they are, without a call.
-                if type(value) is as_is or complete is None:
-                    result[name] = value
-                elif value is None:
-                    if not nullable:
-                        raise Unfit
-                    result[name] = None
-                else:
-                    result[name] = complete(value)
-            return result
+        build = _generated(object_type.name, steps)
 
         if object_type.name not in _SHARED:
             return build
@@ -273,12 +330,19 @@ class _Planning:
         if item is None:
             return None
 
+        as_is = as_is_type(
+            item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        )
+
         def complete_list(value: Any) -> list[Any]:
             if not isinstance(value, list):
                 raise Unfit
             if None in value and not nullable:
                 raise Unfit
-            return [None if entry is None else item(entry) for entry in value]
+            return [
+                entry if type(entry) is as_is else None if entry is None else item(entry)
+                for entry in value
+            ]
 
         return complete_list
 

@@ -22,15 +22,23 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bench.differential import MODES, use_mode
+from lightningtrack import clock
 from lightningtrack.app import create_app
 from lightningtrack.jobs.runner import InProcessRunner
+from lightningtrack.models.workspace import Issue, TimeEntry
 from lightningtrack.schema import build_schema
 from lightningtrack.schema.execution import COMPILER, FieldByFieldExecution, FieldByFieldOnly
 from lightningtrack.schema.planned import PLANNERS
 from lightningtrack.settings import Settings
 from lightningtrack.tenancy.runtime import Tenancy
 from tests.conftest import Client, signed_up, statements, with_workspace
-from tests.tracking.conftest import create_comment, create_issue, create_project, log_time
+from tests.tracking.conftest import (
+    create_comment,
+    create_issue,
+    create_project,
+    log_time,
+    workspace_of,
+)
 
 ACCOUNT = ["id", "name", "email", "emailVerified", "createdAt", "deletionScheduledAt"]
 ACCOUNT += ["__typename"]
@@ -368,3 +376,32 @@ async def test_the_setting_turns_compiled_execution_off(
         built = COMPILER.built
         assert await client.post(document) == expected
         assert COMPILER.built == built
+
+
+REQUEST_ID = re.compile(r'"requestId": "[0-9a-f]+"')
+
+
+async def test_an_int_beyond_32_bits_answers_alike(
+    modes: None, seeded: Client, tenancy: Tenancy
+) -> None:
+    """A number beyond what GraphQL's Int can carry (time spent, a sum): not answered as
+    it is; the plan gives up for the resolver, whose answer is graphql-core's error."""
+    async with tenancy.workspace(await workspace_of(seeded)):
+        first = await Issue.all().order_by("id").first()
+        assert first is not None
+        # Each entry within 32 bits (the column's own range), their sum beyond.
+        for _ in range(2):
+            await TimeEntry.create(
+                issue_id=first.id, started_at=clock.now(), duration_seconds=2**31 - 1
+            )
+    planner = PLANNERS["Query", "issues"][0]
+    gave_up = planner.gave_up
+    found = await answers(seeded, "{ issues(first: 3) { nodes { key timeSpentSeconds } } }")
+    # A value the schema cannot serve is the server's fault: each answer names its request.
+    compiled, direct, slow = (REQUEST_ID.sub('"requestId": ""', body) for body in found)
+    assert compiled == direct == slow
+    body = json.loads(compiled)
+    assert body["errors"][0]["path"] == ["issues", "nodes", 0, "timeSpentSeconds"], body
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert body["data"] is None  # timeSpentSeconds: Int!, in a list of Issue!, in issues: ...!
+    assert planner.gave_up == gave_up + 1  # the plan left it to the resolver
