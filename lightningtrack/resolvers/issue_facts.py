@@ -5,7 +5,8 @@ issues it holds."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -61,19 +62,28 @@ async def of_issues(issue_ids: list[int], wanted: Collection[Fact]) -> dict[int,
     return {int(row["id"]): _read(row, wanted, projects) for row in rows}
 
 
+# Statements of pages with their facts, by what made them: the same list asked for again
+# (a dashboard's refresh, another member's same view) sends the same statement, without the
+# ORM composing it anew. Least recently used first out; keys hold the request's values.
+_STATEMENTS: OrderedDict[Hashable, tuple[str, tuple[Any, ...]]] = OrderedDict()
+MAX_STATEMENTS = 512
+
+
 async def page_with_facts(
-    page: QuerySet[Issue], wanted: Collection[Fact], order: str
+    page: Callable[[], QuerySet[Issue]],
+    wanted: Collection[Fact],
+    order: str,
+    made_of: Hashable | None = None,
 ) -> tuple[list[Issue], dict[int, Facts]]:
-    """The rows of ``page`` (a filtered, ordered, limited query of issues) and their
+    """The rows of ``page()`` (a filtered, ordered, limited query of issues) and their
     ``wanted`` facts in one statement: the page's own SQL as a derived table, the facts
     around it, in the same ``order`` (an ORDER BY list on the alias ``i``). A row whose
-    project is gone is kept, without a project (as the page alone would have it)."""
-    page._make_query()  # a private Tortoise API, pinned <2 (see resolvers/nested.py)
-    inner, values = page.query.get_parameterized_sql()
-    columns, joined = _columns(wanted, "LEFT JOIN")
-    # Only fixed SQL fragments are interpolated around Tortoise's own parameterized SQL.
-    sql = f"SELECT i.*{columns} FROM ({inner}) i{joined} ORDER BY {order}"  # noqa: S608
-    rows = await joins.fetch(Issue, sql, values)
+    project is gone is kept, without a project (as the page alone would have it).
+
+    ``made_of``: all that ``page()`` depends on (the list's arguments), if hashable: the
+    statement is then kept for the next page made of the same."""
+    sql, values = _statement(page, wanted, order, made_of)
+    rows = await joins.fetch(Issue, sql, list(values))
     count = len(Issue._meta.db_fields)
     projects: dict[int, Project] = {}
     issues, facts = [], {}
@@ -82,6 +92,36 @@ async def page_with_facts(
         issues.append(issue)
         facts[issue.id] = _read(row, wanted, projects)
     return issues, facts
+
+
+def _statement(
+    page: Callable[[], QuerySet[Issue]],
+    wanted: Collection[Fact],
+    order: str,
+    made_of: Hashable | None,
+) -> tuple[str, tuple[Any, ...]]:
+    key: Hashable | None = None
+    if made_of is not None:
+        key = (made_of, frozenset(wanted), order, Issue._meta.db.capabilities.dialect)
+        try:
+            found = _STATEMENTS.get(key)
+        except TypeError:  # a value of the list's arguments is not hashable
+            key = found = None
+        if found is not None:
+            _STATEMENTS.move_to_end(key)
+            return found
+    query = page()
+    query._make_query()  # a private Tortoise API, pinned <2 (see resolvers/nested.py)
+    inner, values = query.query.get_parameterized_sql()
+    columns, joined = _columns(wanted, "LEFT JOIN")
+    # Only fixed SQL fragments are interpolated around Tortoise's own parameterized SQL.
+    sql = f"SELECT i.*{columns} FROM ({inner}) i{joined} ORDER BY {order}"  # noqa: S608
+    made = (sql, tuple(values))
+    if key is not None:
+        _STATEMENTS[key] = made
+        if len(_STATEMENTS) > MAX_STATEMENTS:
+            _STATEMENTS.popitem(last=False)
+    return made
 
 
 def _columns(wanted: Collection[Fact], join: str) -> tuple[str, str]:

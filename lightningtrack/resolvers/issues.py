@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -135,8 +136,12 @@ async def list_page(
         return await paginate(filtered(issue_filter), order, args), None
     found: dict[int, Facts] = {}
 
-    async def with_facts(query: QuerySet[Issue], order_by: str) -> list[Issue]:
-        rows, facts = await issue_facts.page_with_facts(query, wanted, order_by)
+    async def with_facts(query: Callable[[], QuerySet[Issue]], order_by: str) -> list[Issue]:
+        # The page's query is made of the list's arguments (their global ids decoded by
+        # ``filtered`` already, which refuses another workspace's) and, to be sure, the
+        # workspace it was made for.
+        made_of = (bound_workspace_id(), args, issue_filter, order)
+        rows, facts = await issue_facts.page_with_facts(query, wanted, order_by, made_of)
         found.update(facts)
         return rows
 

@@ -189,7 +189,7 @@ def order_sql(key: SortKey, reverse: bool, alias: str) -> str:
     )
 
 
-Fetch = Callable[[QuerySet[Any], str], Awaitable[list[Any]]]
+Fetch = Callable[[Callable[[], QuerySet[Any]], str], Awaitable[list[Any]]]
 
 
 async def paginate(
@@ -197,25 +197,29 @@ async def paginate(
 ) -> Page[Any]:
     """One page of ``queryset`` in the order of ``key``: one statement for the rows;
     the total count and the far side's existence are fetched only if asked for.
-    ``fetch``, given the ordered and limited query and its ORDER BY on the alias ``i``,
-    reads its rows instead of awaiting it (to read more with them in the statement)."""
+    ``fetch``, given a function that makes the ordered and limited query and its ORDER BY
+    on the alias ``i``, reads its rows instead of awaiting it (to read more with them in
+    the statement, or to send a statement kept from the same query made before)."""
     args = args.validated()
     base = queryset
-    bounded = queryset
     after_values = decode_cursor(args.after, kinds(key), "after") if args.after else None
     before_values = decode_cursor(args.before, kinds(key), "before") if args.before else None
-    if after_values is not None:
-        bounded = bounded.filter(beyond(key, after_values, after=True))
-    if before_values is not None:
-        bounded = bounded.filter(beyond(key, before_values, after=False))
     size = args.size
+
+    def query() -> QuerySet[Any]:
+        bounded = queryset
+        if after_values is not None:
+            bounded = bounded.filter(beyond(key, after_values, after=True))
+        if before_values is not None:
+            bounded = bounded.filter(beyond(key, before_values, after=False))
+        return bounded.order_by(*_ordering(key, not args.forward)).limit(size + 1)
+
     if size == 0:
         rows: list[Any] = []
         more = False
     else:
-        query = bounded.order_by(*_ordering(key, not args.forward)).limit(size + 1)
         if fetch is None:
-            fetched = await query
+            fetched = await query()
         else:
             fetched = await fetch(query, order_sql(key, not args.forward, "i"))
         more = len(fetched) > size

@@ -141,7 +141,7 @@ async def rotate_secret(membership: Membership, global_id: str) -> Webhook:
 async def delivery_pages(
     webhook_ids: list[int], args: PageArgs, counter: Callable[[int], Awaitable[int]]
 ) -> dict[int, Page[WebhookDelivery]]:
-    """The delivery logs of many endpoints, newest first, in two statements for all."""
+    """The delivery logs of many endpoints, newest first, in one statement for all."""
     return await pages_by_parent(
         WebhookDelivery.all(), NEWEST_FIRST, "webhook_id", webhook_ids, args, counter
     )

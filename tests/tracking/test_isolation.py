@@ -181,9 +181,13 @@ FOREIGN_FILTERS = [
 async def test_filters_with_another_workspace_ids_return_nothing_of_it(
     worlds: tuple[World, World],
 ) -> None:
-    """A filter naming B's row, while bound to A, is NOT_FOUND or empty: never B's rows."""
+    """A filter naming B's row, while bound to A, is NOT_FOUND or empty: never B's rows,
+    nor A's own, not even right after B sent the same (statements made for B's list, its
+    ids decoded, are not A's)."""
     a, b = worlds
     for query, key in FOREIGN_FILTERS:
+        own = await b.client.post(query, {"id": getattr(b, key)["id"]})
+        assert next(iter(own["data"].values()))["nodes"], query
         body = await a.client.post(query, {"id": getattr(b, key)["id"]})
         if body.get("errors"):
             assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"], query
