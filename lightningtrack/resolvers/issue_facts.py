@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -108,7 +109,8 @@ def _statement(
         except TypeError:  # a value of the list's arguments is not hashable
             key = found = None
         if found is not None:
-            _STATEMENTS.move_to_end(key)
+            with suppress(KeyError):  # taken out meanwhile, by a loop of another thread
+                _STATEMENTS.move_to_end(key)
             return found
     query = page()
     query._make_query()  # a private Tortoise API, pinned <2 (see resolvers/nested.py)
@@ -120,7 +122,8 @@ def _statement(
     if key is not None:
         _STATEMENTS[key] = made
         if len(_STATEMENTS) > MAX_STATEMENTS:
-            _STATEMENTS.popitem(last=False)
+            with suppress(KeyError):
+                _STATEMENTS.popitem(last=False)
     return made
 
 

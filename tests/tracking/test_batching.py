@@ -262,6 +262,14 @@ async def test_a_page_read_with_its_facts_is_the_page_and_the_facts_read_apart(
                     for args in pages:
                         plain, none = await issue_rows.list_page(args, issue_filter, key)
                         merged, read = await issue_rows.list_page(args, issue_filter, key, every)
+                        kept = len(issue_facts._STATEMENTS)
+                        # Asked again: the statement kept for these arguments, the same page.
+                        again, read_again = await issue_rows.list_page(
+                            args, issue_filter, key, every
+                        )
+                        assert len(issue_facts._STATEMENTS) == kept
+                        assert [r.__dict__ for r in again.rows] == [r.__dict__ for r in merged.rows]
+                        assert read_again == read
                         assert none is None and read is not None
                         assert [r.id for r in merged.rows] == [r.id for r in plain.rows]
                         assert [r.__dict__ for r in merged.rows] == [r.__dict__ for r in plain.rows]
@@ -321,3 +329,25 @@ async def test_the_comment_pages_of_many_issues_are_one_statement(owner: Client)
     after = await owner.gql(PAGES_OF_COMMENTS, {"after": cursors[last]})
     rest = {n["key"]: [c["body"] for c in n["comments"]["nodes"]] for n in after["issues"]["nodes"]}
     assert rest[last] == bodies[last][2:]
+
+
+async def test_kept_page_statements_are_bounded(
+    tenancy: Tenancy, owner: Client, monkeypatch: Any
+) -> None:
+    """Statements kept for pages with facts: at most MAX_STATEMENTS, the least recently
+    used going first; a page whose statement went is read as before."""
+    monkeypatch.setattr(issue_facts, "MAX_STATEMENTS", 3)
+    monkeypatch.setattr(issue_facts, "_STATEMENTS", type(issue_facts._STATEMENTS)())
+    project = await create_project(owner, "WEB")
+    for number in range(6):
+        await create_issue(owner, project["id"], f"Issue {number}")
+    key = issue_rows.sort_key(None, None)
+    every = frozenset(Fact)
+    async with tenancy.workspace(await workspace_of(owner)):
+        sizes = [1, 2, 3, 1, 4]
+        for size in sizes:
+            page, _ = await issue_rows.list_page(PageArgs(first=size), None, key, every)
+            assert len(page.rows) == size
+            assert len(issue_facts._STATEMENTS) <= 3
+        kept = [made_of[1].first for (made_of, *_rest) in issue_facts._STATEMENTS]
+        assert kept == [3, 1, 4]  # 1, used again after 3, outlived 2
