@@ -9,10 +9,9 @@ more, to know whether there is a next page) and reads the model's columns of tho
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from tortoise.connection import get_connection
 from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 
@@ -28,7 +27,6 @@ from lightningtrack.resolvers.pagination import (
     key_fields,
     kinds,
 )
-from lightningtrack.tenancy.config import WORKSPACE
 
 
 async def pages_by_parent(
@@ -62,17 +60,17 @@ async def pages_by_parent(
         listing._choose_db_if_not_chosen()
         listing._make_query()
         inner, params = listing.query.get_parameterized_sql()
-        dialect = get_connection(WORKSPACE).capabilities.dialect
-        limit = f"${len(params) + 1}" if dialect == "postgres" else "?"
+        limit = joins.parameter(model, len(params) + 1)
         columns = joins.columns(model)
+        selected = ", ".join(f'ranked."{c}"' for c in columns)
         # Only the model's own column names and fixed SQL are interpolated around
         # Tortoise's parameterized SQL.
         sql = (
-            f"SELECT {', '.join(f'ranked.{_quoted(c)}' for c in columns)}"  # noqa: S608
-            f' FROM ({inner}) AS ranked WHERE ranked."rank_in_parent" <= {limit}'
+            f"SELECT {selected} FROM ({inner}) AS ranked"  # noqa: S608
+            f' WHERE ranked."rank_in_parent" <= {limit}'
         )
         found = await joins.fetch(model, sql, [*params, args.size + 1])
-        rows = [_model(model, row, len(columns)) for row in found]
+        rows = [model._from_row(row, len(columns)) for row in found]
         counts: dict[int, int] = {}
         for row in rows:
             parent = getattr(row, parent_column)
@@ -90,17 +88,6 @@ async def pages_by_parent(
             children.reverse()
         pages[parent] = _page(children, has_more, args, parent, key, counter)
     return pages
-
-
-def _quoted(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
-def _model(model: type[Any], row: Mapping[str, Any], count: int) -> Any:
-    """The model of a row whose columns are exactly the model's."""
-    if issubclass(model, Model):
-        return model._from_row(row, count)
-    return model._init_from_db(**dict(row))
 
 
 def _ordered(rows: list[Any], key: SortKey, descending: bool) -> list[Any]:
