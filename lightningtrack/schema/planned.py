@@ -70,7 +70,14 @@ class Column(NamedTuple):
 
 
 def _attribute(path: str, needs: frozenset[str] = frozenset()) -> Column:
+    # The path is written into generated source (see _generated): identifiers only.
+    if not all(name.isidentifier() and not keyword.iskeyword(name) for name in _parts(path)):
+        raise ValueError(f"not an attribute path: {path!r}")
     return Column(attrgetter(path) if path else _same, needs, path)
+
+
+def _parts(path: str) -> list[str]:
+    return path.split(".") if path else []
 
 
 class _Row(NamedTuple):
@@ -215,10 +222,6 @@ class _Step(NamedTuple):
     small_int: bool = False  # an Int: ints within 32 bits are answered as they are
 
 
-def _is_attribute(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
-
-
 def _generated(type_name: str, steps: list[_Step]) -> Build:
     """The builder of one object's response, written out as a function of its own: each
     field read inline (an attribute path) or by one call, completed only where its value
@@ -226,7 +229,8 @@ def _generated(type_name: str, steps: list[_Step]) -> Build:
 
     The source names nothing from the request: response names are repr() literals (and
     GraphQL names, which the parser holds to letters, digits and underscores), attribute
-    paths are the plan's own identifiers, and every callable is passed in by name."""
+    paths are the plan's own identifiers (``_attribute`` takes no other), and every
+    callable is passed in by name."""
     namespace: dict[str, Any] = {"Unfit": Unfit}
     lines = ["def build(s):"]
     entries = []
@@ -238,10 +242,8 @@ def _generated(type_name: str, steps: list[_Step]) -> Build:
             continue
         column = step.column
         assert isinstance(column, Column)
-        if column.path is not None and all(
-            map(_is_attribute, column.path.split(".") if column.path else ())
-        ):
-            lines.append(f"    {value} = s{'.' if column.path else ''}{column.path}")
+        if column.path is not None:
+            lines.append(f"    {value} = {'.'.join(['s', *_parts(column.path)])}")
         else:
             namespace[f"r{index}"] = column.read
             lines.append(f"    {value} = r{index}(s)")
@@ -324,15 +326,11 @@ class _Planning:
             return None  # interfaces and unions
         item_type = inner.of_type
         nullable = not isinstance(item_type, GraphQLNonNull)
-        item = self.complete_non_null(
-            item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type, fields
-        )
+        item_inner = item_type if nullable else item_type.of_type
+        item = self.complete_non_null(item_inner, fields)
         if item is None:
             return None
-
-        as_is = as_is_type(
-            item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
-        )
+        as_is = as_is_type(item_inner)
 
         def complete_list(value: Any) -> list[Any]:
             if not isinstance(value, list):
