@@ -137,10 +137,10 @@ async def list_page(
     found: dict[int, Facts] = {}
 
     async def with_facts(query: Callable[[], QuerySet[Issue]], order_by: str) -> list[Issue]:
-        # The page's query is made of the list's arguments (their global ids decoded by
-        # ``filtered`` already, which refuses another workspace's) and, to be sure, the
-        # workspace it was made for.
-        made_of = (bound_workspace_id(), args, issue_filter, order)
+        # The page's query is made of the list's arguments alone: the same in every
+        # workspace, since a global id names its workspace (``filtered`` has decoded them
+        # already, refusing another workspace's).
+        made_of = (args, issue_filter, order)
         rows, facts = await issue_facts.page_with_facts(query, wanted, order_by, made_of)
         found.update(facts)
         return rows

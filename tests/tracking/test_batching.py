@@ -349,5 +349,5 @@ async def test_kept_page_statements_are_bounded(
             page, _ = await issue_rows.list_page(PageArgs(first=size), None, key, every)
             assert len(page.rows) == size
             assert len(issue_facts._STATEMENTS) <= 3
-        kept = [made_of[1].first for (made_of, *_rest) in issue_facts._STATEMENTS]
+        kept = [made_of[0].first for (made_of, *_rest) in issue_facts._STATEMENTS]
         assert kept == [3, 1, 4]  # 1, used again after 3, outlived 2
